@@ -1,0 +1,37 @@
+"""Dataset statistics: the numbers a reader checks against a dataset's README."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from gerec.workspace import Workspace
+
+PERCENTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def describe(con: duckdb.DuckDBPyConnection, table: str, user: str = "user_id", item: str = "item_id") -> dict[str, Any]:
+    """Users, items, interactions, density and sequence-length percentiles of ``table``."""
+    users, items, n = con.execute(f"SELECT count(DISTINCT {user}), count(DISTINCT {item}), count(*) FROM {table}").fetchone()
+    lengths = con.execute(f"""
+        SELECT min(n), quantile_disc(n, {list(PERCENTILES)}), max(n), avg(n)
+        FROM (SELECT count(*) AS n FROM {table} GROUP BY {user})""").fetchone()
+    quant = {f"p{round(p * 100)}": int(v) for p, v in zip(PERCENTILES, lengths[1] or [])}
+    return {
+        "users": int(users),
+        "items": int(items),
+        "interactions": int(n),
+        "density": float(n) / (users * items) if users and items else 0.0,
+        "sequence_length": {"min": int(lengths[0] or 0), **quant, "max": int(lengths[2] or 0),
+                            "mean": round(float(lengths[3] or 0), 2)},
+    }
+
+
+def workspace_stats(workspace: Workspace) -> dict[str, Any]:
+    """Stats of the imported dataset: as imported (raw), after filtering, and the split."""
+    manifest = workspace.data_manifest()
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW inter AS SELECT * FROM read_parquet('{workspace.interactions_path}')")
+    return {"format": manifest.get("format"), "raw": manifest["raw"], "final": describe(con, "inter"),
+            "dropped": manifest["dropped"], "split": manifest["split"]}
