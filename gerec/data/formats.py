@@ -63,7 +63,7 @@ class ColumnMap:
     rating: str | None = None
     item_id: str | None = None  # id column in the items file (default: same as ``item``)
     title: str = "title"
-    text: Sequence[str] = ()  # extra text columns appended after the title
+    text: Sequence[str] = ()  # columns joined into the language-model text (default: the title)
 
 
 # -- small shared helpers -------------------------------------------------------------------
@@ -394,7 +394,7 @@ def read_table(fmt: str, path: Path, items_path: Path | None, cols: ColumnMap) -
         id_col = cols.item_id or cols.item
         _check_columns(con, item_fmt, items_path, {"--item-col/--items-id-col": id_col, "--title-col": cols.title,
                                                   **{"--text-col": c for c in cols.text}})
-        text_sql = " || '. ' || ".join(f"coalesce({q(c)}::VARCHAR, '')" for c in (cols.title, *cols.text))
+        text_sql = " || '. ' || ".join(f"coalesce({q(c)}::VARCHAR, '')" for c in (cols.text or (cols.title,)))
         items = _duck(con, f"""
             SELECT {q(id_col)}::VARCHAR AS item_key, coalesce({q(cols.title)}::VARCHAR, '') AS title,
                    {text_sql} AS text

@@ -1,0 +1,1 @@
+"""The `gerec` command line: a thin Typer layer over the `gerec` library."""

@@ -1,0 +1,40 @@
+"""The `gerec` application: command groups composed here, each defined in its own module."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from gerec_cli import data, run
+from gerec_cli.common import GerecGroup
+
+app = typer.Typer(
+    cls=GerecGroup,
+    help="gerec: guided embedding refinement for sequential recommenders.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(data.app, name="data")
+app.command("run")(run.run)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from gerec import __version__
+
+        typer.echo(f"gerec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    workspace: Annotated[str, typer.Option(envvar="GEREC_WORKSPACE", help="Workspace folder for every artifact.")] = "gerec-workspace",
+    threads: Annotated[Optional[int], typer.Option(envvar="GEREC_THREADS", help="Torch/OpenMP threads (default: torch's choice).")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Options shared by every command."""
+
+
+def main() -> None:
+    app()
