@@ -97,7 +97,11 @@ def synth(
 
     ws = workspace(ctx)
     with console.status("generating synthetic data ..."):
-        out = synthesize(ws, SynthConfig(n_items=n_items, n_users=n_users, seed=seed))
+        # Small catalogues get proportionally shorter sequences (no user repeats an item).
+        max_length = min(SynthConfig.max_length, n_items // 2)
+        config = SynthConfig(n_items=n_items, n_users=n_users, seed=seed, max_length=max_length,
+                             mean_length=min(SynthConfig.mean_length, max_length / 2))
+        out = synthesize(ws, config)
     if not do_import:
         if json_out:
             print_json({"synthetic_dir": str(out)})

@@ -1,0 +1,58 @@
+"""The CLI end to end through Typer's runner, and its start-up time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from gerec_cli.main import app
+
+runner = CliRunner()
+
+
+def test_help_is_fast() -> None:
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "gerec_cli", "--help"], capture_output=True, text=True, check=True)
+    assert time.perf_counter() - started < 2.0
+    assert "data" in out.stdout and "run" in out.stdout
+    modules = subprocess.run([sys.executable, "-c", "import gerec_cli.main, sys; print(' '.join(sys.modules))"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert not {"torch", "feast", "transformers", "duckdb"} & set(modules)
+
+
+def test_data_import_and_stats_json(tmp_path: Path, ml100k: Path) -> None:
+    ws = str(tmp_path / "ws")
+    result = runner.invoke(app, ["--workspace", ws, "data", "import", "movielens", str(ml100k)])
+    assert result.exit_code == 0, result.output
+    assert "dropped 1 users with fewer than 3 interactions" in result.output
+    result = runner.invoke(app, ["--workspace", ws, "data", "stats", "--json"])
+    stats = json.loads(result.stdout)
+    assert stats["raw"]["interactions"] == 9 and stats["final"]["users"] == 2
+
+
+def test_bad_input_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--workspace", str(tmp_path / "ws"), "data", "import", "movielens", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "error:" in result.output and "not a MovieLens folder" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "ws" / "data").exists()
+
+
+def test_workspace_from_environment(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("GEREC_WORKSPACE", str(tmp_path / "envws"))
+    result = runner.invoke(app, ["data", "synth", "--items", "60", "--users", "40", "--json"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "envws" / "data" / "manifest.json").exists()
+
+
+def test_run_quick_json(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--workspace", str(tmp_path / "ws"), "--threads", "1", "run", "--quick", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert set(out["popularity"]) == {"valid", "test"}
+    assert 0 < out["popularity"]["test"]["NDCG@10"] < 1
