@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gerec_cli import data, run
+from gerec_cli import base, data, run
 from gerec_cli.common import GerecGroup
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(data.app, name="data")
+app.add_typer(base.app, name="base")
 app.command("run")(run.run)
 
 

@@ -53,6 +53,11 @@ class Workspace:
     def synthetic_dir(self) -> Path:
         return self.root / "synthetic"
 
+    # -- trained models ----------------------------------------------------------------------
+    def model_dir(self, stage: str, model: str) -> Path:
+        """``models/<stage>-<model>``, e.g. ``models/base-sasrec``."""
+        return self.root / "models" / f"{stage}-{model}"
+
     def has_dataset(self) -> bool:
         return self.data_manifest_path.exists()
 

@@ -1,0 +1,91 @@
+"""What GRU4Rec, SASRec and BERT4Rec share: the item table, the loss, and scoring.
+
+A model only defines ``encode(inputs) -> (B, L, d)`` hidden states and, for BERT4Rec, how
+training inputs and inference inputs are built. Scores are inner products of a hidden
+state with the item table; the loss is cross-entropy over the full catalogue at every
+target position of a window (or sampled softmax with uniform negatives).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gerec.models.embedding import ItemTable
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of a sequential recommender (defaults follow the published setups)."""
+
+    model: str = "sasrec"  # gru4rec | sasrec | bert4rec
+    dim: int = 64  # embedding width d, shared by the item table and hidden states
+    max_len: int | None = None  # events a model sees; None: 200 for MovieLens-like data (median length >= 50), else 50
+    layers: int = 2  # transformer blocks or GRU layers
+    heads: int = 2  # attention heads (transformers)
+    dropout: float = 0.2
+    mask_prob: float = 0.2  # BERT4Rec: share of positions hidden in cloze training
+    loss: str = "ce"  # ce: softmax over all items; sampled: softmax over target + n_negatives uniform items
+    n_negatives: int = 256  # for loss=sampled
+
+
+class SequentialModel(nn.Module):
+    """Base class: subclasses implement :meth:`encode`."""
+
+    causal: bool = True  # predicts the next item at every position (BERT4Rec: False)
+
+    def __init__(self, config: ModelConfig, n_items: int) -> None:
+        super().__init__()
+        self.config = config
+        self.n_items = n_items
+        self.items = ItemTable(n_items + 1 + (0 if self.causal else 1), config.dim)
+
+    def encode(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, L) item ids, left-padded with 0 → (B, L, d) hidden states."""
+        raise NotImplementedError
+
+    def training_pair(self, window: torch.Tensor, generator: torch.Generator | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, max_len + 1) window → (inputs, targets), each (B, max_len); target 0 = no loss."""
+        return window[:, :-1], window[:, 1:]
+
+    def query_inputs(self, histories: torch.Tensor) -> torch.Tensor:
+        """What the encoder reads at inference to predict the item after ``histories``."""
+        return histories[:, -self.config.max_len:]
+
+    def catalogue(self) -> torch.Tensor:
+        """(n_items + 1, d): rows of real items and padding (never a mask token)."""
+        return self.items.table()[: self.n_items + 1]
+
+    def forward(self, window: torch.Tensor, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training step: returns (logits at target positions, loss)."""
+        inputs, targets = self.training_pair(window, generator)
+        hidden = self.encode(inputs)  # (B, L, d)
+        keep = (targets > 0) & (inputs > 0)  # a target after padding has no history to predict from
+        h, y = hidden[keep], targets[keep]  # (T, d), (T,)
+        table = self.catalogue()
+        if self.config.loss == "sampled":
+            negatives = torch.randint(1, self.n_items + 1, (self.config.n_negatives,), generator=generator)
+            pos = (h * table[y]).sum(-1, keepdim=True)  # (T, 1)
+            neg = h @ table[negatives].T  # (T, N)
+            neg = neg.masked_fill(negatives[None, :] == y[:, None], float("-inf"))  # accidental hits
+            logits = torch.cat([pos, neg], dim=1)
+            return logits, F.cross_entropy(logits, torch.zeros_like(y))
+        logits = h @ table.T  # (T, n_items + 1)
+        logits[:, 0] = float("-inf")  # padding is never a target
+        return logits, F.cross_entropy(logits, y)
+
+    def user_vectors(self, histories: torch.Tensor) -> torch.Tensor:
+        """(B, L) histories → (B, d) query vectors: the state that predicts the next item."""
+        return self.encode(self.query_inputs(histories))[:, -1]
+
+    def score(self, histories: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
+        """(B, n_items + 1) scores of every item as the next one (evaluation interface)."""
+        return self.user_vectors(histories) @ self.catalogue().T
+
+    def extra_state(self) -> dict:
+        return asdict(self.config)

@@ -1,0 +1,182 @@
+"""GRU4Rec, SASRec, BERT4Rec: shapes, masking, memorization, checkpoints, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from gerec.config import ConfigError
+from gerec.data.sequences import Sequences
+from gerec.models import MODELS, build_model
+from gerec.models.sequential import ModelConfig
+from gerec.training import TrainConfig, configs_from, load_checkpoint, train, training_windows
+
+N_ITEMS = 64
+
+
+def _model(name: str, **kw) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(ModelConfig(model=name, max_len=8, dim=16, **kw), N_ITEMS)
+
+
+def _sequences(n_users: int = 8, length: int = 8, n_items: int = N_ITEMS, seed: int = 0) -> Sequences:
+    """Random sequences; while the catalogue allows, no item is shared between users."""
+    rng = np.random.default_rng(seed)
+    if n_users * length <= n_items:
+        items = rng.permutation(np.arange(1, n_items + 1))[: n_users * length]
+    else:
+        items = np.concatenate([rng.choice(np.arange(1, n_items + 1), size=length, replace=False)
+                                for _ in range(n_users)])
+    return Sequences.from_arrays(np.repeat(np.arange(1, n_users + 1), length), items, n_users, n_items)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_shapes(name: str) -> None:
+    model = _model(name)
+    window = torch.tensor([[0, 0, 0, 1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6, 7, 8, 9]])
+    logits, loss = model(window)
+    assert logits.shape[1] == N_ITEMS + 1 and loss.dim() == 0 and torch.isfinite(loss)
+    model.eval()
+    histories = torch.tensor([[0, 0, 1, 2], [4, 5, 6, 7]])
+    assert model.score(histories, torch.tensor([1, 2])).shape == (2, N_ITEMS + 1)
+    assert model.user_vectors(histories).shape == (2, 16)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_padding_does_not_change_scores(name: str) -> None:
+    model = _model(name).eval()
+    short = torch.tensor([[0, 3, 4, 5]])
+    long = torch.tensor([[0, 0, 0, 0, 0, 3, 4, 5]])
+    assert torch.allclose(model.score(short, torch.tensor([1])), model.score(long, torch.tensor([1])), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["sasrec", "gru4rec"])
+def test_no_future_leakage(name: str) -> None:
+    model = _model(name).eval()
+    a = torch.tensor([[0, 0, 1, 2, 3, 4, 5, 6]])
+    b = a.clone()
+    b[0, 5:] = torch.tensor([20, 21, 22])  # change positions 5..7
+    ha, hb = model.encode(a), model.encode(b)
+    assert torch.allclose(ha[:, :5], hb[:, :5], atol=1e-6)
+    assert not torch.allclose(ha[:, 5:], hb[:, 5:])
+
+
+def test_bert4rec_cloze_target_is_never_visible() -> None:
+    model = _model("bert4rec", mask_prob=0.5)
+    window = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7, 8]] * 4)
+    inputs, targets = model.training_pair(window, torch.Generator().manual_seed(0))
+    hidden = targets > 0
+    assert hidden.any(dim=1).all()
+    assert (inputs[hidden] == model.mask_token).all()
+    assert (inputs[~hidden] == window[:, 1:][~hidden]).all()
+    # the hidden item's identity cannot reach the model: a different item gives the same input
+    other = window.clone()
+    other[:, 1:][hidden] = 60
+    inputs2, _ = model.training_pair(other, torch.Generator().manual_seed(0))
+    assert torch.equal(inputs, inputs2)
+    # at inference the item to predict is a mask appended after the history
+    query = model.query_inputs(torch.tensor([[0, 1, 2]]))
+    assert query[0, -1] == model.mask_token and query[0, :-1].tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_memorizes_a_handful_of_sequences(name: str) -> None:
+    seqs = _sequences()
+    model = _model(name, dropout=0.0, mask_prob=0.3)
+    windows = training_windows(seqs, 8)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(200):
+        _, loss = model(windows, gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    # through the inference path: each user's train history predicts its last train item
+    hp, train_items = seqs.histories(seqs.users, "valid")
+    last = train_items[hp[1:] - 1]
+    histories = torch.from_numpy(seqs.padded(seqs.users, "valid", 8))
+    histories = torch.cat([torch.zeros(len(last), 1, dtype=torch.long), histories[:, :-1]], dim=1)
+    predicted = model.score(histories, torch.from_numpy(seqs.users))[:, 1:].argmax(dim=1) + 1
+    assert (predicted.numpy() == last).mean() == 1.0
+    if model.causal:  # and at every position of every window
+        logits, _ = model(windows)
+        targets = windows[:, 1:][(windows[:, 1:] > 0) & (windows[:, :-1] > 0)]
+        assert (logits.argmax(dim=1) == targets).float().mean() >= 0.95
+
+
+def test_every_train_event_is_a_target_once() -> None:
+    seqs = _sequences(n_users=5, length=23)
+    for max_len in (4, 7, 50):
+        windows = training_windows(seqs, max_len)
+        targets = windows[:, 1:][(windows[:, 1:] > 0) & (windows[:, :-1] > 0)]  # the targets the loss uses
+        hp, train_items = seqs.histories(seqs.users, "valid")
+        assert len(targets) == len(train_items) - len(seqs.users)
+        counts = np.bincount(targets.numpy(), minlength=N_ITEMS + 1)
+        expected = np.bincount(np.concatenate([train_items[hp[u] + 1:hp[u + 1]] for u in range(len(seqs.users))]),
+                               minlength=N_ITEMS + 1)
+        assert (counts == expected).all()
+
+
+SMALL = dict(dim=16, max_len=10, layers=1)
+
+
+def _train(tmp_path: Path, name: str, epochs: int, resume: bool = False, out: str = "run") -> tuple:
+    seqs = _sequences(n_users=40, length=12)
+    result = train(seqs, ModelConfig(model=name, **SMALL), TrainConfig(epochs=epochs, patience=100, batch_size=16),
+                   tmp_path / out, resume=resume, show_progress=False)
+    return result, load_file(str(tmp_path / out / "last.safetensors"))
+
+
+@pytest.mark.parametrize("name", ["sasrec", "bert4rec"])
+def test_resume_equals_uninterrupted(tmp_path: Path, name: str) -> None:
+    straight, weights = _train(tmp_path, name, 4, out="a")
+    _train(tmp_path, name, 2, out="b")
+    resumed, weights_b = _train(tmp_path, name, 4, resume=True, out="b")
+    assert all(torch.equal(weights[k], weights_b[k]) for k in weights)
+    assert straight.test == resumed.test
+    assert [h["loss"] for h in straight.history] == [h["loss"] for h in resumed.history]
+
+
+def test_deterministic_and_exported_embeddings_match(tmp_path: Path) -> None:
+    first, _ = _train(tmp_path, "gru4rec", 2, out="a")
+    second, _ = _train(tmp_path, "gru4rec", 2, out="b")
+    assert first.test == second.test
+    table = pq.read_table(tmp_path / "a" / "item_embeddings.parquet")
+    vectors = np.asarray(table["vector"].to_pylist(), dtype=np.float32)
+    best = load_checkpoint(tmp_path / "a")
+    assert table["item_id"].to_pylist() == list(range(1, N_ITEMS + 1))
+    assert np.array_equal(vectors, best.items.table()[1:N_ITEMS + 1].detach().numpy())
+    weights = load_file(str(tmp_path / "a" / "model.safetensors"))
+    assert np.array_equal(vectors, weights["items.embedding.weight"][1:].numpy())
+
+
+def test_resume_refuses_other_settings(tmp_path: Path) -> None:
+    seqs = _sequences(n_users=40, length=12)
+    train(seqs, ModelConfig(model="sasrec", **SMALL), TrainConfig(epochs=1), tmp_path / "r", show_progress=False)
+    with pytest.raises(Exception, match="'train' differs"):
+        train(seqs, ModelConfig(model="sasrec", **SMALL), TrainConfig(epochs=1, lr=0.5), tmp_path / "r",
+              resume=True, show_progress=False)
+
+
+def test_sampled_softmax_trains() -> None:
+    model = _model("sasrec", loss="sampled", n_negatives=10)
+    logits, loss = model(torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7, 8]]))
+    assert logits.shape[1] == 11 and torch.isfinite(loss)
+
+
+def test_config_errors_name_the_nearest_key() -> None:
+    model_config, train_config = configs_from({"dropout": "0.5", "lr": "0.01", "max-len": "50"}, "bert4rec")
+    assert model_config.dropout == 0.5 and train_config.lr == 0.01 and model_config.max_len == 50
+    with pytest.raises(ConfigError, match="did you mean 'dropout'"):
+        configs_from({"dropuot": "0.1"}, "sasrec")
+    with pytest.raises(ConfigError, match="'layers' expects int"):
+        configs_from({"layers": "two"}, "sasrec")
+    with pytest.raises(ConfigError, match="unknown model 'sasrek'"):
+        configs_from({}, "sasrek")
