@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gerec_cli import base, data, run
+from gerec_cli import base, data, guided, run
 from gerec_cli.common import GerecGroup
 
 app = typer.Typer(
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(base.app, name="base")
+app.add_typer(guided.app, name="guided")
 app.command("run")(run.run)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.console import Console
 
 from gerec_cli.common import configure_threads, console, metrics_table, print_json, workspace
 from gerec_cli.data import stats_table
@@ -16,34 +17,43 @@ def run(
     data: Annotated[Optional[Path], typer.Option(help="Real data to import instead of the synthetic default.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="Format of --data (see `gerec data import --help`).")] = "movielens",
     items: Annotated[Optional[Path], typer.Option(help="Item text file for --data, where the format needs one.")] = None,
-    quick: Annotated[bool, typer.Option(help="A small synthetic dataset: the whole run in seconds.")] = False,
+    models: Annotated[str, typer.Option(help="Base models to train, comma-separated: gru4rec,sasrec,bert4rec.")] = "sasrec",
+    quick: Annotated[bool, typer.Option(help="A small synthetic dataset and few epochs: the whole run in seconds.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Run the pipeline end to end: data → split → stats → evaluation (popularity baseline so far)."""
+    """Run the pipeline end to end: data → split → base models → evaluation against popularity."""
     from gerec.data import import_dataset, workspace_stats
     from gerec.data.sequences import Sequences
     from gerec.data.synth import SynthConfig, import_synthetic, synthesize
     from gerec.evaluation import evaluate, metric_names
     from gerec.models import Popularity
+    from gerec.training import configs_from, train
 
     configure_threads(ctx)
     ws = workspace(ctx)
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    configs = {name: configs_from({"epochs": 3} if quick else {}, name) for name in names}  # validates names first
     with console.status("stage data ..."):
         if data is not None:
             import_dataset(ws, fmt, data, items)
         else:
-            config = SynthConfig(n_items=300, n_users=400) if quick else SynthConfig()
-            synthesize(ws, config)
+            synthesize(ws, SynthConfig(n_items=300, n_users=400, max_length=60) if quick else SynthConfig())
             import_synthetic(ws)
     stats = workspace_stats(ws)
+    if not json_out:
+        console.print(stats_table(stats))
     seqs = Sequences.from_workspace(ws)
-    with console.status("stage evaluate (popularity baseline) ..."):
-        model = Popularity.fit(seqs)
-        results: dict[str, Any] = {split: evaluate(model, seqs, split).metrics for split in ("valid", "test")}
+    popularity = Popularity.fit(seqs)
+    results: dict[str, Any] = {"popularity": {s: evaluate(popularity, seqs, s).metrics for s in ("valid", "test")}}
+    for name, (model_config, train_config) in configs.items():
+        out_dir = ws.model_dir("base", name)
+        result = train(seqs, model_config, train_config, out_dir, data_files=ws.data_manifest()["files"],
+                       console=Console(stderr=True, quiet=json_out), show_progress=not json_out)
+        results[name] = {"valid": result.valid, "test": result.test, "best_epoch": result.best_epoch,
+                         "seconds": round(result.seconds, 1), "dir": str(out_dir)}
     if json_out:
-        print_json({"workspace": str(ws.root), "stats": stats, "popularity": results})
+        print_json({"workspace": str(ws.root), "stats": stats, "results": results})
         return
-    console.print(stats_table(stats))
-    console.print(metrics_table("full-catalogue ranking, history excluded",
-                                {f"popularity {s}": m for s, m in results.items()}, metric_names()))
-    console.print(f"artifacts: {ws.data_dir}")
+    console.print(metrics_table("test: full-catalogue ranking, history excluded",
+                                {name: r["test"] for name, r in results.items()}, metric_names()))
+    console.print(f"artifacts: {ws.root}")

@@ -53,6 +53,11 @@ class Workspace:
     def synthetic_dir(self) -> Path:
         return self.root / "synthetic"
 
+    # -- guided embeddings and features -----------------------------------------------------
+    @property
+    def features_dir(self) -> Path:
+        return self.root / "features"
+
     # -- trained models ----------------------------------------------------------------------
     def model_dir(self, stage: str, model: str) -> Path:
         """``models/<stage>-<model>``, e.g. ``models/base-sasrec``."""

@@ -54,5 +54,21 @@ def test_run_quick_json(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--workspace", str(tmp_path / "ws"), "--threads", "1", "run", "--quick", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert set(out["popularity"]) == {"valid", "test"}
-    assert 0 < out["popularity"]["test"]["NDCG@10"] < 1
+    assert set(out["results"]) == {"popularity", "sasrec"}
+    assert 0 < out["results"]["popularity"]["test"]["NDCG@10"] < 1
+    assert out["results"]["sasrec"]["best_epoch"] >= 1
+    assert (tmp_path / "ws" / "models" / "base-sasrec" / "item_embeddings.parquet").exists()
+
+
+def test_base_train_json_and_bad_settings(tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws")
+    assert runner.invoke(app, ["--workspace", ws, "data", "synth", "--items", "80", "--users", "60"]).exit_code == 0
+    result = runner.invoke(app, ["--workspace", ws, "--threads", "1", "base", "train", "--model", "gru4rec",
+                                 "--set", "epochs=2", "--set", "dim=16", "--quiet", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert set(out["valid"]) == set(out["test"]) and "NDCG@10" in out["test"]
+    result = runner.invoke(app, ["--workspace", ws, "base", "train", "--set", "dropuot=0.1"])
+    assert result.exit_code == 1 and "did you mean 'dropout'" in result.output
+    result = runner.invoke(app, ["--workspace", ws, "base", "train", "--model", "sasrek"])
+    assert result.exit_code == 1 and "unknown model 'sasrek'" in result.output

@@ -361,7 +361,7 @@ def read_table(fmt: str, path: Path, items_path: Path | None, cols: ColumnMap) -
                                             "--time-col": cols.time, "--rating-col": cols.rating})
     q = lambda c: '"' + c.replace('"', '""') + '"'  # noqa: E731 - quoting an identifier
     if cols.time is None:
-        ts_sql = "(row_number() OVER (PARTITION BY user_key ORDER BY line))::BIGINT - 1"
+        ts_sql = f"(row_number() OVER (PARTITION BY {q(cols.user)} ORDER BY __line))::BIGINT - 1"
         order = "position"
     elif types[cols.time].startswith(("TIMESTAMP", "DATE")):
         ts_sql = f"epoch({q(cols.time)}::TIMESTAMP)::BIGINT"
@@ -376,12 +376,13 @@ def read_table(fmt: str, path: Path, items_path: Path | None, cols: ColumnMap) -
     header = 1 if fmt == "csv" else 0
     events = _duck(con, f"""
         WITH src AS (
-            SELECT *, (row_number() OVER () + {header})::BIGINT AS line FROM {_relation_sql(fmt)}
+            SELECT *, (row_number() OVER () + {header})::BIGINT AS __line FROM {_relation_sql(fmt)}
         ), keyed AS (
-            SELECT {q(cols.user)}::VARCHAR AS user_key, {q(cols.item)}::VARCHAR AS item_key, * EXCLUDE (line), line
+            SELECT {q(cols.user)}::VARCHAR AS user_key, {q(cols.item)}::VARCHAR AS item_key,
+                   {ts_sql} AS ts, {rating_sql} AS rating, __line AS line
             FROM src
         )
-        SELECT user_key, item_key, {ts_sql} AS ts, {rating_sql} AS rating, line FROM keyed
+        SELECT * FROM keyed
     """, path, [str(path)])
     if cols.time is not None and events["ts"].null_count:
         raise DataError(f"{path}: column '{cols.time}' has {events['ts'].null_count} values that are not times")

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from gerec import __version__
-from gerec.artifacts import atomic_dir, sha256_file
+from gerec.artifacts import atomic_dir, sha256_file, write_json
 from gerec.data.formats import ColumnMap, RawDataset, read_dataset
 from gerec.data.stats import describe
 from gerec.errors import DataError
@@ -121,7 +120,7 @@ def prepare(raw: RawDataset, opts: ImportOptions, out_dir: Path) -> dict[str, An
     raw_stats["item_texts"] = _count(con, "SELECT count(*) FROM it")
     raw_stats["item_texts_empty"] = _count(con, "SELECT count(*) FROM it WHERE trim(coalesce(text, '')) = ''")
     dropped = _check_raw(con, raw, opts)
-    con.execute(f"ALTER TABLE ev ADD COLUMN tie VARCHAR")
+    con.execute("ALTER TABLE ev ADD COLUMN tie VARCHAR")
     con.execute("UPDATE ev SET tie = md5(user_key || chr(31) || item_key || chr(31) || ?)", [str(opts.seed)])
     if opts.dedupe:
         before = _count(con, "SELECT count(*) FROM ev")
@@ -198,13 +197,5 @@ def import_dataset(workspace: Workspace, fmt: str, path: str | Path, items: str 
         manifest = prepare(raw, options, tmp)
         manifest["format"] = fmt
         manifest["seconds"] = round(time.perf_counter() - started, 3)
-        from gerec.artifacts import write_json
-
         write_json(tmp / "manifest.json", manifest)
     return manifest
-
-
-def load_table(path: Path) -> pa.Table:
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path)

@@ -8,7 +8,7 @@ target position of a window (or sampled softmax with uniform negatives).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +86,3 @@ class SequentialModel(nn.Module):
     def score(self, histories: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
         """(B, n_items + 1) scores of every item as the next one (evaluation interface)."""
         return self.user_vectors(histories) @ self.catalogue().T
-
-    def extra_state(self) -> dict:
-        return asdict(self.config)

@@ -1,0 +1,66 @@
+"""`gerec guided`: score items and users on named attributes with a language model."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gerec_cli.common import GerecGroup, configure_threads, console, print_json, workspace
+
+app = typer.Typer(cls=GerecGroup, help="Guided embeddings: attribute scores from a language model.",
+                  no_args_is_help=True)
+
+
+@app.command()
+def schemas() -> None:
+    """List the shipped attribute schemas."""
+    from gerec.guided.schema import load_schema, shipped_schemas
+
+    for name in shipped_schemas():
+        schema = load_schema(name)
+        console.print(f"[bold]{name}[/] ({len(schema)}): {', '.join(schema.names)}")
+
+
+@app.command()
+def score(
+    ctx: typer.Context,
+    schema: Annotated[str, typer.Option(help="Shipped schema name (movies, clothing, games, beauty, generic) or YAML path.")] = "movies",
+    model: Annotated[str, typer.Option(help="Sentence encoder: the offline default, a local path or a hub id.")] = "all-MiniLM-L6-v2",
+    recent: Annotated[int, typer.Option(help="Most recent train items whose titles describe a user.")] = 10,
+    batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 64,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+) -> None:
+    """Score every item (its text) and user (recent train titles); resumable, cached by content hash."""
+    from gerec.guided.encoder import EncoderScorer
+    from gerec.guided.schema import load_schema
+    from gerec.guided.score import score_workspace
+
+    configure_threads(ctx)
+    ws = workspace(ctx)
+    ws.data_manifest()  # a clear error before loading a model when there is no dataset
+    attribute_schema = load_schema(schema)
+    scorer = EncoderScorer(model, batch_size=batch_size)
+    manifest = score_workspace(ws, scorer, attribute_schema, recent=recent, console=Console(stderr=True, quiet=quiet),
+                               show_progress=not quiet)
+    if json_out:
+        print_json(manifest)
+        return
+    table = Table(title=f"{attribute_schema.domain}: item scores (1-9) over {manifest['items']['rows']:,} items")
+    for col in ("attribute", "mean", "min", "max"):
+        table.add_column(col, justify="left" if col == "attribute" else "right")
+    import pyarrow.parquet as pq
+
+    items = pq.read_table(ws.features_dir / "item_attributes.parquet", columns=attribute_schema.names)
+    for name in attribute_schema.names:
+        values = items[name].to_numpy()
+        table.add_row(name, f"{values.mean():.2f}", f"{values.min():.2f}", f"{values.max():.2f}")
+    console.print(table)
+    rate = manifest["items"]["items_per_second"]
+    console.print(f"scored {manifest['items']['newly_scored']:,} items (reused {manifest['items']['reused']:,})"
+                  + (f" at {rate:.0f} items/s" if rate else "")
+                  + f", {manifest['users']['newly_scored']:,} users (reused {manifest['users']['reused']:,}); "
+                  f"wrote {ws.features_dir}")

@@ -1,0 +1,1 @@
+"""Guided embeddings: attribute schemas and the language-model scorers that fill them."""

