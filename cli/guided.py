@@ -28,14 +28,17 @@ def schemas() -> None:
 def score(
     ctx: typer.Context,
     schema: Annotated[str, typer.Option(help="Shipped schema name (movies, clothing, games, beauty, generic) or YAML path.")] = "movies",
-    model: Annotated[str, typer.Option(help="Sentence encoder: the offline default, a local path or a hub id.")] = "all-MiniLM-L6-v2",
+    backend: Annotated[str, typer.Option(help="encoder (offline default) | causal (a prompted causal LM, the paper's).")] = "encoder",
+    model: Annotated[str, typer.Option(help="encoder: the offline default, a path or hub id; causal: a path or hub id.")] = "all-MiniLM-L6-v2",
+    generate: Annotated[bool, typer.Option(help="causal: decode freely and parse, instead of teacher-forced digits.")] = False,
+    dtype: Annotated[str, typer.Option(help="causal: weight dtype, e.g. bfloat16 on a GPU ('' = the model's).")] = "",
     recent: Annotated[int, typer.Option(help="Most recent train items whose titles describe a user.")] = 10,
-    batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Texts per forward pass (default: 64 encoder, 8 causal).")] = 0,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Score every item (its text) and user (recent train titles); resumable, cached by content hash."""
-    from gerec.guided.encoder import EncoderScorer
+    from gerec.errors import GerecError
     from gerec.guided.schema import load_schema
     from gerec.guided.score import score_workspace
 
@@ -43,7 +46,18 @@ def score(
     ws = workspace(ctx)
     ws.data_manifest()  # a clear error before loading a model when there is no dataset
     attribute_schema = load_schema(schema)
-    scorer = EncoderScorer(model, batch_size=batch_size)
+    if backend == "encoder":
+        from gerec.guided.encoder import EncoderScorer
+
+        scorer = EncoderScorer(model, batch_size=batch_size or 64)
+    elif backend == "causal":
+        from gerec.guided.causal import CausalScorer
+
+        if model == "all-MiniLM-L6-v2":
+            raise GerecError("--backend causal needs --model: a causal LM's local path or hub id")
+        scorer = CausalScorer(model, batch_size=batch_size or 8, generate=generate, dtype=dtype or None)
+    else:
+        raise GerecError(f"unknown backend '{backend}'; choose encoder or causal")
     manifest = score_workspace(ws, scorer, attribute_schema, recent=recent, console=Console(stderr=True, quiet=quiet),
                                show_progress=not quiet)
     if json_out:

@@ -13,8 +13,6 @@ id works too (mean pooling, as those models are trained).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
 
 import torch
@@ -112,4 +110,4 @@ class EncoderScorer:
                               for i in range(0, len(texts), self.batch_size)])
 
     def describe(self) -> dict[str, str]:
-        return {"backend": self.backend, "model": self.model_id, "path": str(Path(resolve_encoder(self.model_id)))}
+        return {"backend": self.backend, "model": self.model_id}

@@ -13,6 +13,7 @@ column per attribute, ``vector``, ``content_hash``, ``event_timestamp``),
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gerec.artifacts import atomic_file, write_json
 from gerec.data.sequences import Sequences
+from gerec.errors import GerecError
 from gerec.guided.calibration import Calibration
 from gerec.guided.schema import Schema
 from gerec.workspace import Workspace
@@ -82,7 +84,7 @@ def score_texts(scorer: TextScorer, schema: Schema, texts: list[str], kind: str,
     content hashes, and how many texts were newly scored.
     """
     m = len(schema)
-    key = f"{scorer.describe()['backend']}\x1f{scorer.describe()['model']}\x1f{schema.digest()}\x1f{kind}"
+    key = f"{json.dumps(scorer.describe(), sort_keys=True)}\x1f{schema.digest()}\x1f{kind}"
     cache_path = cache_dir / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.parquet"
     hashes = _hashes(texts, key)
     cache = _read_cache(cache_path, m)
@@ -92,7 +94,7 @@ def score_texts(scorer: TextScorer, schema: Schema, texts: list[str], kind: str,
     for b, start in enumerate(range(0, len(todo), scorer.batch_size)):
         idx = todo[start:start + scorer.batch_size]
         raw = scorer.raw_scores([texts[i] for i in idx], schema, kind).double().numpy()
-        cache.update({hashes[i]: raw[j] for j, i in enumerate(idx)})
+        cache.update({hashes[i]: raw[j] for j, i in enumerate(idx) if np.isfinite(raw[j]).all()})
         if (b + 1) % CHECKPOINT_EVERY == 0:
             _write_cache(cache_path, cache, m)
         if progress is not None and task is not None:
@@ -100,7 +102,8 @@ def score_texts(scorer: TextScorer, schema: Schema, texts: list[str], kind: str,
             progress.update(task, completed=done, rate=f"{done / (time.perf_counter() - started):.0f} {kind}s/s")
     if todo:
         _write_cache(cache_path, cache, m)
-    return np.stack([cache[h] for h in hashes]) if hashes else np.zeros((0, m)), hashes, len(todo)
+    missing = np.full(m, np.nan)  # texts the scorer could not score (generate mode)
+    return np.stack([cache.get(h, missing) for h in hashes]) if hashes else np.zeros((0, m)), hashes, len(todo)
 
 
 def _attribute_table(id_name: str, ids: np.ndarray, scores: np.ndarray, schema: Schema, hashes: list[str],
@@ -113,6 +116,23 @@ def _attribute_table(id_name: str, ids: np.ndarray, scores: np.ndarray, schema: 
     columns["content_hash"] = pa.array(hashes)
     columns["event_timestamp"] = pa.array([stamp] * len(ids), pa.timestamp("us", tz="UTC"))
     return pa.table(columns)
+
+
+def _check_failures(out: Path, scorer: TextScorer, scored: dict[str, tuple[np.ndarray, np.ndarray, list[str]]]) -> None:
+    """Unparseable answers (generate mode): keep the raw outputs, name the first item, stop."""
+    raw_output = {text: (raw, reason) for text, raw, reason in getattr(scorer, "failures", [])}
+    rows = []
+    for kind, (ids, raw, texts) in scored.items():
+        for k in np.flatnonzero(~np.isfinite(raw).all(axis=1)):
+            output, reason = raw_output.get(texts[k], ("", "not scored"))
+            rows.append({"kind": kind, "id": int(ids[k]), "text": texts[k], "output": output, "reason": reason})
+    if rows:
+        with atomic_file(out / "score_failures.jsonl") as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        first = rows[0]
+        raise GerecError(f"{len(rows)} answers were not in 'name: digit' format (first: {first['kind']} {first['id']}: "
+                         f"{first['reason']}); raw outputs in {out / 'score_failures.jsonl'}; "
+                         "re-run to retry them, or score without --generate")
 
 
 def score_workspace(workspace: Workspace, scorer: TextScorer, schema: Schema, recent: int = 10,
@@ -132,6 +152,7 @@ def score_workspace(workspace: Workspace, scorer: TextScorer, schema: Schema, re
         item_seconds = time.perf_counter() - started
         raw_u, hash_u, new_u = score_texts(scorer, schema, texts_u, "user", out / "cache", progress)
     seconds = time.perf_counter() - started
+    _check_failures(out, scorer, {"item": (item_ids, raw_i, items["text"].to_pylist()), "user": (user_ids, raw_u, texts_u)})
     cal_i = Calibration.fit(raw_i) if scorer.calibrated else None
     cal_u = Calibration.fit(raw_u) if scorer.calibrated else None
     scores_i = cal_i.apply(raw_i) if cal_i else raw_i
