@@ -22,22 +22,23 @@ from gerec.artifacts import atomic_dir, write_json
 from gerec.errors import DataError
 from gerec.workspace import Workspace
 
-# name, low-end phrases, high-end phrases (the text uses them; schemas can reuse them).
+# name, low-end phrases, high-end phrases. Like real descriptions, the text says what a film
+# is rather than what it is not ("centres on friendship", not "no romance").
 ATTRIBUTES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("story complexity",
-     ("The story is simple and easy to follow.", "Its plot is straightforward, with no surprises."),
+     ("The story is simple and easy to follow.", "Its plot is straightforward and predictable."),
      ("The plot is intricate and layered, full of twists.", "A puzzle-box story that rewards close attention.")),
     ("humor",
-     ("It is deadly serious in tone, with no jokes.", "The mood is earnest and grave throughout."),
+     ("It is deadly serious and grave in tone.", "The mood is earnest and solemn throughout."),
      ("It is hilarious, with laugh-out-loud jokes.", "Witty banter and slapstick gags keep it funny.")),
     ("action intensity",
-     ("It is quiet and calm, with no action to speak of.", "A gentle film built on conversation, not fights."),
+     ("It is quiet and calm, built on long conversations.", "A gentle film of talk and reflection."),
      ("Explosive action, gunfights and car chases.", "Relentless fight scenes and stunts from start to end.")),
     ("darkness",
      ("It is light-hearted, sunny and cheerful.", "A warm, upbeat and feel-good film."),
      ("It is dark, disturbing and violent.", "A bleak, menacing atmosphere of dread.")),
     ("romance",
-     ("There is no romance in it at all.", "Love plays no part in the story."),
+     ("The story centres on friendship and rivalry.", "It is a tale of work, duty and survival."),
      ("A sweeping love story sits at its heart.", "A tender romance between two lovers.")),
     ("family friendliness",
      ("Strictly for adults, with graphic content.", "Not suitable for children."),
