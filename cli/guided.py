@@ -33,7 +33,7 @@ def score(
     generate: Annotated[bool, typer.Option(help="causal: decode freely and parse, instead of teacher-forced digits.")] = False,
     dtype: Annotated[str, typer.Option(help="causal: weight dtype, e.g. bfloat16 on a GPU ('' = the model's).")] = "",
     recent: Annotated[int, typer.Option(help="Most recent train items whose titles describe a user.")] = 10,
-    batch_size: Annotated[int, typer.Option(help="Texts per forward pass (default: 64 encoder, 8 causal).")] = 0,
+    batch_size: Annotated[int, typer.Option(help="Texts per scoring step (default: 512 encoder, 8 causal).")] = 0,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
@@ -49,7 +49,7 @@ def score(
     if backend == "encoder":
         from gerec.guided.encoder import EncoderScorer
 
-        scorer = EncoderScorer(model, batch_size=batch_size or 64)
+        scorer = EncoderScorer(model, batch_size=batch_size or 512)
     elif backend == "causal":
         from gerec.guided.causal import CausalScorer
 

@@ -1,8 +1,8 @@
 """The offline scorer: a sentence encoder reads attributes as contrasts of phrase similarity.
 
-A text is split into units — sentences for an item, titles for a user's history — since
-one embedding of a whole description blurs the attributes it mentions one sentence at a
-time. An item's raw score on an attribute is ``max_s cos(s, high) - max_s cos(s, low)``:
+A text is split into units — sentences for a long item text, titles for a user's
+history — since one embedding of a whole description blurs the attributes it mentions
+one sentence at a time (short texts, like a title with genres, are read whole). An item's raw score on an attribute is ``max_s cos(s, high) - max_s cos(s, low)``:
 how much closer its most fitting sentence comes to the high-end phrase than to the
 low-end one. A user's is the mean over their titles' contrasts (taste is an average).
 Raw scores are calibrated per attribute over the population onto the 1–9 scale (see
@@ -26,8 +26,13 @@ MAX_UNITS = 16  # sentences (or titles) read per text
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
+SHORT_TEXT = 160  # characters: a text this short is read whole (one pass, no blurring to undo)
+
+
 def split_units(text: str, kind: str) -> list[str]:
-    """Sentences of an item text; titles of a user history ("t1; t2; ...")."""
+    """Sentences of a long item text; titles of a user history ("t1; t2; ...")."""
+    if kind == "item" and len(text) <= SHORT_TEXT:
+        return [text]
     parts = text.split("; ") if kind == "user" else _SENTENCE.split(text)
     return [p.strip() for p in parts if p.strip()][:MAX_UNITS] or [text]
 
@@ -52,7 +57,8 @@ class EncoderScorer:
     backend = "encoder"
     calibrated = True  # raw contrasts need mapping onto 1–9
 
-    def __init__(self, model: str = DEFAULT_ENCODER, max_length: int = 128, batch_size: int = 64) -> None:
+    def __init__(self, model: str = DEFAULT_ENCODER, max_length: int = 128, batch_size: int = 512,
+                 embed_batch: int = 64) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         self.model_id = model
@@ -64,7 +70,8 @@ class EncoderScorer:
             raise GerecError(f"cannot load encoder '{model}': {str(err).splitlines()[0]}") from None
         self.encoder.eval()
         self.max_length = max_length
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # texts per scoring call (a checkpoint/progress step)
+        self.embed_batch = embed_batch  # units per encoder forward pass
         self._anchors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def embed(self, texts: list[str]) -> torch.Tensor:
@@ -85,12 +92,25 @@ class EncoderScorer:
             self._anchors[key] = (high, low)
         return self._anchors[key]
 
+    def embed_units(self, units: list[str]) -> torch.Tensor:
+        """(n, h) embeddings in length-sorted mini-batches (little padding), in input order."""
+        order = sorted(range(len(units)), key=lambda k: len(units[k]))
+        parts = [self.embed([units[k] for k in order[i:i + self.embed_batch]])
+                 for i in range(0, len(order), self.embed_batch)]
+        out = torch.cat(parts)
+        return out[torch.argsort(torch.tensor(order))]
+
     def contrasts(self, texts: list[str], schema: Schema, kind: str = "item") -> torch.Tensor:
-        """(n, m) raw scores, differentiable (see the module docstring for the rule)."""
+        """(n, m) raw scores, differentiable (see the module docstring for the rule).
+
+        Repeated units (a genre line, a stock sentence) are embedded once per call.
+        """
         high, low = self.anchors(schema)
         units = [split_units(t, kind) for t in texts]
+        unique = list(dict.fromkeys(u for us in units for u in us))
+        position = {u: k for k, u in enumerate(unique)}
+        emb = self.embed_units(unique)[torch.tensor([position[u] for us in units for u in us])]  # (U, h)
         owner = torch.repeat_interleave(torch.tensor([len(u) for u in units]))
-        emb = self.embed([u for us in units for u in us])  # (U, h)
         sim_high, sim_low = emb @ high.T, emb @ low.T  # (U, m)
         n, m = len(texts), len(schema)
         if kind == "user":
