@@ -60,7 +60,7 @@ def test_calibration_maps_onto_1_to_9_keeping_order() -> None:
 
 
 def test_units() -> None:
-    long = "Heat (1995) is a film about a crew of thieves in Los Angeles. " * 2 + "It is tense! Car chases?"
+    long = "Heat (1995) is a film about a crew of thieves in Los Angeles. " * 3 + "It is tense! Car chases?"
     assert split_units(long, "item")[-2:] == ["It is tense!", "Car chases?"]
     assert split_units("Heat (1995). Genres: Action.", "item") == ["Heat (1995). Genres: Action."]
     assert split_units("Heat (1995); Up (2009)", "user") == ["Heat (1995)", "Up (2009)"]
