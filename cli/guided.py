@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -12,6 +12,23 @@ from gerec_cli.common import GerecGroup, configure_threads, console, print_json,
 
 app = typer.Typer(cls=GerecGroup, help="Guided embeddings: attribute scores from a language model.",
                   no_args_is_help=True)
+
+
+def make_scorer(backend: str, model: str, generate: bool = False, dtype: str = "", batch_size: int = 0):  # noqa: ANN201
+    """The scorer a command asked for (heavy imports happen here, not at CLI start-up)."""
+    from gerec.errors import GerecError
+
+    if backend == "encoder":
+        from gerec.guided.encoder import EncoderScorer
+
+        return EncoderScorer(model, batch_size=batch_size or 512)
+    if backend == "causal":
+        from gerec.guided.causal import CausalScorer
+
+        if model == "all-MiniLM-L6-v2":
+            raise GerecError("--backend causal needs --model: a causal LM's local path or hub id")
+        return CausalScorer(model, batch_size=batch_size or 8, generate=generate, dtype=dtype or None)
+    raise GerecError(f"unknown backend '{backend}'; choose encoder or causal")
 
 
 @app.command()
@@ -38,7 +55,6 @@ def score(
     json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Score every item (its text) and user (recent train titles); resumable, cached by content hash."""
-    from gerec.errors import GerecError
     from gerec.guided.schema import load_schema
     from gerec.guided.score import score_workspace
 
@@ -46,18 +62,7 @@ def score(
     ws = workspace(ctx)
     ws.data_manifest()  # a clear error before loading a model when there is no dataset
     attribute_schema = load_schema(schema)
-    if backend == "encoder":
-        from gerec.guided.encoder import EncoderScorer
-
-        scorer = EncoderScorer(model, batch_size=batch_size or 512)
-    elif backend == "causal":
-        from gerec.guided.causal import CausalScorer
-
-        if model == "all-MiniLM-L6-v2":
-            raise GerecError("--backend causal needs --model: a causal LM's local path or hub id")
-        scorer = CausalScorer(model, batch_size=batch_size or 8, generate=generate, dtype=dtype or None)
-    else:
-        raise GerecError(f"unknown backend '{backend}'; choose encoder or causal")
+    scorer = make_scorer(backend, model, generate, dtype, batch_size)
     manifest = score_workspace(ws, scorer, attribute_schema, recent=recent, console=Console(stderr=True, quiet=quiet),
                                show_progress=not quiet)
     if json_out:
@@ -78,3 +83,40 @@ def score(
                   + (f" at {rate:.0f} items/s" if rate else "")
                   + f", {manifest['users']['newly_scored']:,} users (reused {manifest['users']['reused']:,}); "
                   f"wrote {ws.features_dir}")
+
+
+@app.command()
+def finetune(
+    ctx: typer.Context,
+    schema: Annotated[str, typer.Option(help="Shipped schema name or YAML path.")] = "movies",
+    backend: Annotated[str, typer.Option(help="encoder | causal")] = "encoder",
+    model: Annotated[str, typer.Option(help="encoder: the offline default, a path or hub id; causal: a path or hub id.")] = "all-MiniLM-L6-v2",
+    dtype: Annotated[str, typer.Option(help="causal: weight dtype, e.g. bfloat16 on a GPU.")] = "",
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="epochs, batch_size, negatives, lr, lora_r, lora_alpha, lora_dropout, format_weight, recent, stats_sample, seed.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the fine-tuning and scoring manifests as JSON.")] = False,
+) -> None:
+    """Train LoRA adapters with L_rec + λ·L_format, save them, then re-score items and users with them."""
+    from gerec.config import parse_overrides, update
+    from gerec.guided.finetune import FinetuneConfig
+    from gerec.guided.finetune import finetune as run_finetune
+    from gerec.guided.schema import load_schema
+    from gerec.guided.score import score_workspace
+
+    configure_threads(ctx)
+    ws = workspace(ctx)
+    ws.data_manifest()
+    config = update(FinetuneConfig(), parse_overrides(set_ or []))
+    attribute_schema = load_schema(schema)
+    scorer = make_scorer(backend, model, dtype=dtype)
+    out_dir = ws.root / "adapters" / f"{backend}-{attribute_schema.domain}"
+    err = Console(stderr=True, quiet=quiet)
+    tuned = run_finetune(ws, scorer, attribute_schema, config, out_dir, console=err, show_progress=not quiet)
+    scored = score_workspace(ws, scorer, attribute_schema, recent=config.recent, console=err, show_progress=not quiet)
+    if json_out:
+        print_json({"finetune": tuned, "score": scored})
+        return
+    last = tuned["history"][-1]
+    console.print(f"adapter: {out_dir} ({tuned['seconds']:.0f} s, last epoch loss {last['loss']:.4f}: "
+                  f"rec {last['rec']:.4f}, format {last['format']:.4f})")
+    console.print(f"re-scored {scored['items']['rows']:,} items and {scored['users']['rows']:,} users into {ws.features_dir}")

@@ -69,3 +69,11 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def digest_files(folder: str | Path, pattern: str) -> str:
+    """Short content hash of the files matching ``pattern`` in ``folder`` (e.g. adapter weights)."""
+    digest = hashlib.sha256()
+    for file in sorted(Path(folder).glob(pattern)):
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from gerec.artifacts import digest_files
 from gerec.errors import GerecError
 from gerec.guided.schema import Schema
 
@@ -97,6 +98,7 @@ class CausalScorer:
     generate: bool = False
     dtype: str | None = None  # e.g. "bfloat16" on a GPU
     device: str | None = None
+    adapter: str | None = None  # a LoRA adapter saved by `gerec guided finetune`
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # (text, raw output, reason)
 
     backend = "causal"
@@ -111,6 +113,10 @@ class CausalScorer:
             self.lm = AutoModelForCausalLM.from_pretrained(self.model, **kwargs)
         except OSError as err:
             raise GerecError(f"cannot load causal LM '{self.model}': {str(err).splitlines()[0]}") from None
+        if self.adapter is not None:
+            from peft import PeftModel
+
+            self.lm = PeftModel.from_pretrained(self.lm, str(self.adapter))
         self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.lm.to(self.device).eval()
         if self.tokenizer.pad_token_id is None:
@@ -127,12 +133,10 @@ class CausalScorer:
                for t in texts]
         return [i[-self.max_length:] for i in ids]
 
-    def slot_logits(self, texts: list[str], schema: Schema, kind: str = "item", model=None  # noqa: ANN001
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Teacher-forced pass → (slot logits (B, m, V), input ids (B, L), attention mask (B, L)).
-
-        Logits are kept only at the position before each digit slot (``logits_to_keep``).
-        """
+    def answer_logits(self, texts: list[str], schema: Schema, kind: str, answer_positions: list[int],
+                      model=None) -> torch.Tensor:  # noqa: ANN001
+        """Teacher-forced pass over prompt + answer → (B, len(answer_positions), V) logits that
+        predict those answer tokens; ``logits_to_keep`` builds no other rows."""
         slots = self.slots(schema)
         rows = [p + slots.answer_ids for p in self._prompt_ids(texts, schema, kind)]
         length = max(len(r) for r in rows)
@@ -140,9 +144,14 @@ class CausalScorer:
         ids = torch.tensor([[pad] * (length - len(r)) + r for r in rows], device=self.device)  # left-padded
         mask = torch.tensor([[0] * (length - len(r)) + [1] * len(r) for r in rows], device=self.device)
         positions = (mask.cumsum(1) - 1).clamp(min=0)
-        keep = torch.tensor([length - len(slots.answer_ids) + p - 1 for p in slots.positions], device=self.device)
-        out = (model or self.lm)(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep)
-        return out.logits, ids, mask  # (B, m, V)
+        start = length - len(slots.answer_ids)
+        keep = torch.tensor([start + p - 1 for p in answer_positions], device=self.device)
+        return (model or self.lm)(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                  logits_to_keep=keep).logits
+
+    def slot_logits(self, texts: list[str], schema: Schema, kind: str = "item") -> torch.Tensor:
+        """(B, m, V) logits at the position before each digit slot."""
+        return self.answer_logits(texts, schema, kind, self.slots(schema).positions)
 
     def expected_digits(self, slot_logits: torch.Tensor, schema: Schema) -> torch.Tensor:
         """(B, m, V) → (B, m) expected value over digits 1..9 (the distribution renormalized to them)."""
@@ -173,14 +182,50 @@ class CausalScorer:
         if not texts:
             return torch.zeros(0, len(schema))
         out = []
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference_mode: cached anchors may later meet autograd
             for i in range(0, len(texts), self.batch_size):
                 batch = texts[i:i + self.batch_size]
                 if self.generate:
                     out.append(self._generate(batch, schema, kind))
                 else:
-                    out.append(self.expected_digits(self.slot_logits(batch, schema, kind)[0], schema).cpu())
+                    out.append(self.expected_digits(self.slot_logits(batch, schema, kind), schema).cpu())
         return torch.cat(out).float()
 
+    # -- fine-tuning (see gerec.guided.finetune) ------------------------------------------
+    def attach_lora(self, config) -> list[torch.nn.Parameter]:  # noqa: ANN001
+        """Wrap the LM with LoRA (peft's default target modules for its architecture)."""
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                          task_type="CAUSAL_LM")
+        self.lm = get_peft_model(self.lm, lora)
+        self.lm.eval()
+        return [p for p in self.lm.parameters() if p.requires_grad]
+
+    def train_forward(self, texts: list[str], schema: Schema, kind: str,
+                      scale: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(expected digits with gradients, format loss): LM cross-entropy on the answer's
+        template tokens plus −log of the probability mass on digits at each slot."""
+        slots = self.slots(schema)
+        every = list(range(len(slots.answer_ids)))
+        logits = self.answer_logits(texts, schema, kind, every).float()  # (B, A, V)
+        slot_set = set(slots.positions)
+        template = [p for p in every if p not in slot_set]
+        targets = torch.tensor([slots.answer_ids[p] for p in template], device=logits.device)
+        lm_loss = torch.nn.functional.cross_entropy(
+            logits[:, template].reshape(-1, logits.shape[-1]), targets.repeat(logits.shape[0]))
+        slot_logits = logits[:, slots.positions]  # (B, m, V)
+        digit_ids = torch.tensor(slots.digit_ids, device=logits.device)
+        mass = torch.logsumexp(slot_logits[..., digit_ids], -1) - torch.logsumexp(slot_logits, -1)  # log P(digit)
+        return self.expected_digits(slot_logits, schema), lm_loss - mass.mean()
+
+    def save_adapter(self, path) -> None:  # noqa: ANN001
+        self.lm.save_pretrained(str(path))
+        self.adapter = str(path)
+
     def describe(self) -> dict[str, str]:
-        return {"backend": self.backend, "model": self.model, "mode": "generate" if self.generate else "teacher-forced"}
+        out = {"backend": self.backend, "model": self.model, "mode": "generate" if self.generate else "teacher-forced"}
+        if self.adapter:
+            out["adapter"] = self.adapter
+            out["adapter_sha256"] = digest_files(self.adapter, "adapter_model.*")
+        return out

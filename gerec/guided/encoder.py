@@ -13,11 +13,15 @@ id works too (mean pooling, as those models are trained).
 
 from __future__ import annotations
 
+import contextlib
 import re
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from gerec.artifacts import digest_files
 from gerec.errors import GerecError
 from gerec.guided.schema import Schema
 
@@ -58,7 +62,7 @@ class EncoderScorer:
     calibrated = True  # raw contrasts need mapping onto 1–9
 
     def __init__(self, model: str = DEFAULT_ENCODER, max_length: int = 128, batch_size: int = 512,
-                 embed_batch: int = 64) -> None:
+                 embed_batch: int = 64, adapter: str | Path | None = None) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         self.model_id = model
@@ -68,6 +72,12 @@ class EncoderScorer:
             self.encoder = AutoModel.from_pretrained(path)
         except OSError as err:
             raise GerecError(f"cannot load encoder '{model}': {str(err).splitlines()[0]}") from None
+        self.adapter: str | None = None
+        if adapter is not None:
+            from peft import PeftModel
+
+            self.encoder = PeftModel.from_pretrained(self.encoder, str(adapter))
+            self.adapter = str(adapter)
         self.encoder.eval()
         self.max_length = max_length
         self.batch_size = batch_size  # texts per scoring call (a checkpoint/progress step)
@@ -82,11 +92,16 @@ class EncoderScorer:
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return F.normalize(pooled, dim=-1)
 
+    def base_model(self) -> contextlib.AbstractContextManager:
+        """Inside this block the encoder runs without its LoRA adapter (if it has one)."""
+        return self.encoder.disable_adapter() if hasattr(self.encoder, "disable_adapter") else contextlib.nullcontext()
+
     def anchors(self, schema: Schema) -> tuple[torch.Tensor, torch.Tensor]:
-        """(m, h) embeddings of the high and low phrases, computed once per schema."""
+        """(m, h) embeddings of the high and low phrases, computed once per schema by the
+        *base* model, so fine-tuning cannot move what an attribute's ends mean."""
         key = schema.digest()
         if key not in self._anchors:
-            with torch.no_grad():
+            with torch.no_grad(), self.base_model():
                 high = self.embed([a.high for a in schema.attributes])
                 low = self.embed([a.low for a in schema.attributes])
             self._anchors[key] = (high, low)
@@ -125,9 +140,40 @@ class EncoderScorer:
         """Batched, gradient-free raw scores for a catalogue or a user population."""
         if not texts:
             return torch.zeros(0, len(schema))
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference_mode: cached anchors may later meet autograd
             return torch.cat([self.contrasts(texts[i:i + self.batch_size], schema, kind)
                               for i in range(0, len(texts), self.batch_size)])
 
+    # -- fine-tuning (see gerec.guided.finetune) ------------------------------------------
+    def attach_lora(self, config: Any) -> list[torch.nn.Parameter]:
+        """Wrap the encoder with LoRA on its attention projections; only those train."""
+        from peft import LoraConfig, get_peft_model
+
+        names = {n.rsplit(".", 1)[-1] for n, _ in self.encoder.named_modules()}
+        targets = [t for t in ("query", "key", "value") if t in names] or None
+        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                          target_modules=targets)
+        self.encoder = get_peft_model(self.encoder, lora)
+        self.encoder.eval()  # no dropout noise in the scores being trained
+        return [p for p in self.encoder.parameters() if p.requires_grad]
+
+    def train_forward(self, texts: list[str], schema: Schema, kind: str,
+                      scale: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scores with gradients, consistency loss): the mean squared distance, in units of
+        ``scale`` (the zero-shot spread), of each score from its zero-shot value."""
+        scores = self.contrasts(texts, schema, kind)
+        with torch.no_grad(), self.base_model():
+            zero_shot = self.contrasts(texts, schema, kind)
+        scale = scale if scale is not None else torch.ones(scores.shape[1])
+        return scores, (((scores - zero_shot) / scale) ** 2).mean()
+
+    def save_adapter(self, path: Path) -> None:
+        self.encoder.save_pretrained(str(path))
+        self.adapter = str(path)
+
     def describe(self) -> dict[str, str]:
-        return {"backend": self.backend, "model": self.model_id}
+        out = {"backend": self.backend, "model": self.model_id}
+        if self.adapter:
+            out["adapter"] = self.adapter
+            out["adapter_sha256"] = digest_files(self.adapter, "adapter_model.*")  # new weights, new cache key
+        return out
