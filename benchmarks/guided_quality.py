@@ -6,8 +6,11 @@
 * Synthetic default: Pearson correlation of each score with its ground-truth attribute.
 * Encoder throughput (items/s) on this machine.
 
-Run: python benchmarks/guided_quality.py [--adapter DIR] [--threads 2]
-Writes benchmarks/results/guided_quality[-<tag>].json and prints tables.
+With --finetune, each dataset is also LoRA fine-tuned (default settings, one epoch) and
+re-scored, and the same figures are reported after fine-tuning.
+
+Run: python benchmarks/guided_quality.py [--finetune] [--threads 2]
+Writes benchmarks/results/guided_quality.json and prints tables.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from gerec.artifacts import write_json
 from gerec.data import import_dataset
 from gerec.data.synth import SynthConfig, import_synthetic, synthesize
 from gerec.guided.encoder import EncoderScorer
+from gerec.guided.finetune import FinetuneConfig, finetune
 from gerec.guided.schema import load_schema
 from gerec.guided.score import score_workspace
 
@@ -46,51 +50,58 @@ def ml100k_genres(ws: Workspace) -> dict[str, np.ndarray]:
     return flags
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--adapter", default=None, help="a LoRA adapter from `gerec guided finetune`")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--tag", default="zero-shot")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    scorer = EncoderScorer()
-    schema = load_schema("movies")
-    out: dict = {"tag": args.tag, "adapter": args.adapter, "threads": args.threads, "machine": f"{os.cpu_count()} cores",
-                 "date": time.strftime("%Y-%m-%d")}
-
-    ws = Workspace.resolve(tempfile.mkdtemp(prefix="gerec-ml-"))
-    import_dataset(ws, "movielens", DATA / "ml-100k")
-    manifest = score_workspace(ws, scorer, schema, show_progress=False)
-    out["ml100k_items_per_second"] = manifest["items"]["items_per_second"]
+def ml100k_auc(ws: Workspace) -> dict[str, float]:
     items = pq.read_table(ws.features_dir / "item_attributes.parquet")
     flags = ml100k_genres(ws)
-    out["ml100k_auc"] = {}
+    out = {}
     for attribute, genres in GENRE_ATTRIBUTES.items():
         label = np.any([flags[g] for g in genres], axis=0)
-        out["ml100k_auc"][f"{attribute} ~ {'/'.join(genres)}"] = round(float(roc_auc_score(label, items[attribute].to_numpy())), 3)
+        out[f"{attribute} ~ {'/'.join(genres)}"] = round(float(roc_auc_score(label, items[attribute].to_numpy())), 3)
+    return out
 
-    ws = Workspace.resolve(tempfile.mkdtemp(prefix="gerec-synth-"))
-    synthesize(ws, SynthConfig())
-    import_synthetic(ws)
-    started = time.perf_counter()
-    manifest = score_workspace(ws, scorer, schema, show_progress=False)
-    out["synthetic_items_per_second"] = manifest["items"]["items_per_second"]
-    out["synthetic_score_seconds"] = round(time.perf_counter() - started, 1)
+
+def synthetic_correlation(ws: Workspace, names: list[str]) -> dict[str, float]:
     scores = pq.read_table(ws.features_dir / "item_attributes.parquet").to_pandas()
     id_map = pq.read_table(ws.id_map_path).to_pandas()
     original = id_map[id_map.kind == "item"].set_index("id")["original_id"]
     truth = pq.read_table(ws.synthetic_dir / "item_truth.parquet").to_pandas().set_index("item")
     truth = truth.loc[scores.item_id.map(original)]
-    out["synthetic_correlation"] = {a: round(float(np.corrcoef(scores[a], truth[a])[0, 1]), 3)
-                                    for a in schema.names if a in truth.columns}
-    name = "guided_quality" + ("" if args.tag == "zero-shot" else f"-{args.tag}")
-    write_json(Path(__file__).parent / "results" / f"{name}.json", out)
-    print(f"ML-100K genre AUC ({args.tag}), {out['ml100k_items_per_second']} items/s")
-    for k, v in out["ml100k_auc"].items():
-        print(f"  {k:<45}{v:.3f}")
-    print(f"synthetic correlation with ground truth ({out['synthetic_items_per_second']} items/s)")
-    for k, v in out["synthetic_correlation"].items():
-        print(f"  {k:<45}{v:.3f}")
+    return {a: round(float(np.corrcoef(scores[a], truth[a])[0, 1]), 3) for a in names if a in truth.columns}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--finetune", action="store_true", help="also LoRA fine-tune on each dataset and re-score")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    schema = load_schema("movies")
+    out: dict = {"threads": args.threads, "machine": f"{os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d")}
+
+    ml = Workspace.resolve(tempfile.mkdtemp(prefix="gerec-ml-"))
+    import_dataset(ml, "movielens", DATA / "ml-100k")
+    synth = Workspace.resolve(tempfile.mkdtemp(prefix="gerec-synth-"))
+    synthesize(synth, SynthConfig())
+    import_synthetic(synth)
+    for name, ws, measure in (("ml100k", ml, ml100k_auc), ("synthetic", synth, lambda w: synthetic_correlation(w, schema.names))):
+        scorer = EncoderScorer()
+        manifest = score_workspace(ws, scorer, schema, show_progress=False)
+        out[name] = {"items": manifest["items"]["rows"], "items_per_second": manifest["items"]["items_per_second"],
+                     "users_scored": manifest["users"]["rows"], "score_seconds": manifest["seconds"],
+                     "zero_shot": measure(ws)}
+        if args.finetune:
+            tuned = finetune(ws, scorer, schema, FinetuneConfig(), Path(tempfile.mkdtemp(prefix="gerec-adapter-")),
+                             show_progress=False)
+            score_workspace(ws, scorer, schema, show_progress=False)
+            out[name]["finetune"] = {"epoch_seconds": tuned["history"][-1]["seconds"], "history": tuned["history"]}
+            out[name]["finetuned"] = measure(ws)
+    write_json(Path(__file__).parent / "results" / "guided_quality.json", out)
+    for name, label in (("ml100k", "ML-100K genre ROC-AUC"), ("synthetic", "synthetic: correlation with ground truth")):
+        r = out[name]
+        print(f"{label} ({r['items']} items, {r['items_per_second']} items/s"
+              + (f", fine-tuning {r['finetune']['epoch_seconds']:.0f} s/epoch)" if args.finetune else ")"))
+        for key, value in r["zero_shot"].items():
+            print(f"  {key:<45}{value:>7.3f}" + (f"{r['finetuned'][key]:>8.3f}" if args.finetune else ""))
 
 
 if __name__ == "__main__":

