@@ -58,17 +58,17 @@ def main() -> None:
             results["runs"][f"{dataset}/{model}"] = {
                 "dataset": dataset, "model": model, "settings": {**meta["model"], **meta["train"]},
                 "test": result.test, "valid": result.valid, "best_epoch": result.best_epoch,
-                "epochs": metrics["epochs"], "seconds_per_epoch": metrics["seconds_per_epoch"],
+                "epochs": metrics["epochs"], "stopped": metrics["stopped"], "seconds_per_epoch": metrics["seconds_per_epoch"],
                 "train_seconds": metrics["seconds"], "wall_seconds": round(time.perf_counter() - started, 1),
                 "threads": args.threads, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                 "date": time.strftime("%Y-%m-%d"), "overrides": overrides,
             }
             write_json(RESULTS, results)
-    print(f"{'dataset/model':<26}{'MRR@10':>8}{'Rec@10':>8}{'NDCG@10':>9}{'epochs':>8}{'s/epoch':>9}{'train s':>9}")
+    print(f"{'dataset/model':<26}{'MRR@10':>8}{'Rec@10':>8}{'NDCG@10':>9}{'best/run':>10}{'s/epoch':>9}{'train s':>9}  stopped")
     for key, r in results["runs"].items():
         t = r["test"]
         print(f"{key:<26}{t['MRR@10']:>8.4f}{t['Recall@10']:>8.4f}{t['NDCG@10']:>9.4f}"
-              f"{r['best_epoch']:>4}/{r['epochs']:<4}{r['seconds_per_epoch']:>8.1f}{r['train_seconds']:>9.0f}")
+              f"{r['best_epoch']:>6}/{r['epochs']:<3}{r['seconds_per_epoch']:>9.1f}{r['train_seconds']:>9.0f}  {r.get('stopped', '')}")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ class TrainConfig:
     grad_clip: float = 5.0
     seed: int = 42
     eval_batch_size: int = 512
+    max_minutes: float = 0.0  # wall-clock training budget (0: none); the best epoch so far is kept
 
 
 @dataclass
@@ -178,8 +179,10 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     n_batches = math.ceil(len(windows) / train_config.batch_size)
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn()]
+    budget = train_config.max_minutes * 60 or float("inf")
     with Progress(*columns, console=console, disable=not show_progress, transient=True) as progress:
-        while state["epoch"] < train_config.epochs and state["bad_epochs"] < train_config.patience:
+        while (state["epoch"] < train_config.epochs and state["bad_epochs"] < train_config.patience
+               and state["seconds"] < budget):
             epoch = state["epoch"] + 1
             started = time.perf_counter()
             task = progress.add_task(f"{model_config.model} epoch {epoch}", total=n_batches, loss=float("nan"))
@@ -222,7 +225,9 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     best = load_checkpoint(out_dir)
     test = evaluate(best, seqs, "test", max_len=max_len, batch_size=train_config.eval_batch_size).metrics
     save_item_embeddings(best, out_dir / "item_embeddings.parquet")
-    metrics = {"model": model_config.model, "best_epoch": state["best_epoch"], "epochs": state["epoch"],
+    stopped = ("early stopping" if state["bad_epochs"] >= train_config.patience
+               else "time budget" if state["seconds"] >= budget else "epoch limit")
+    metrics = {"model": model_config.model, "best_epoch": state["best_epoch"], "epochs": state["epoch"], "stopped": stopped,
                "seconds": round(state["seconds"], 2),
                "seconds_per_epoch": round(state["seconds"] / max(state["epoch"], 1), 2),
                "valid": state.get("valid", {}), "test": test}

@@ -180,3 +180,13 @@ def test_config_errors_name_the_nearest_key() -> None:
         configs_from({"layers": "two"}, "sasrec")
     with pytest.raises(ConfigError, match="unknown model 'sasrek'"):
         configs_from({}, "sasrek")
+
+
+def test_time_budget_stops_training(tmp_path: Path) -> None:
+    seqs = _sequences(n_users=40, length=12)
+    train(seqs, ModelConfig(model="gru4rec", **SMALL), TrainConfig(epochs=50, patience=50, max_minutes=1e-6),
+          tmp_path / "t", show_progress=False)
+    import json
+
+    metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
+    assert metrics["epochs"] == 1 and metrics["stopped"] == "time budget"
