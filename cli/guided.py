@@ -14,6 +14,14 @@ app = typer.Typer(cls=GerecGroup, help="Guided embeddings: attribute scores from
                   no_args_is_help=True)
 
 
+# Options shared by `score` and `finetune`.
+SchemaOption = Annotated[str, typer.Option("--schema", help="Shipped schema (movies, clothing, games, beauty, generic) or a YAML path.")]
+BackendOption = Annotated[str, typer.Option("--backend", help="encoder (offline default) | causal (a prompted causal LM, the paper's).")]
+ModelOption = Annotated[str, typer.Option("--model", help="encoder: the offline default, a path or hub id; causal: a path or hub id.")]
+DtypeOption = Annotated[str, typer.Option("--dtype", help="causal: weight dtype, e.g. bfloat16 on a GPU ('' = the model's).")]
+QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+
+
 def make_scorer(backend: str, model: str, generate: bool = False, dtype: str = "", batch_size: int = 0):  # noqa: ANN201
     """The scorer a command asked for (heavy imports happen here, not at CLI start-up)."""
     from gerec.errors import GerecError
@@ -44,14 +52,14 @@ def schemas() -> None:
 @app.command()
 def score(
     ctx: typer.Context,
-    schema: Annotated[str, typer.Option(help="Shipped schema name (movies, clothing, games, beauty, generic) or YAML path.")] = "movies",
-    backend: Annotated[str, typer.Option(help="encoder (offline default) | causal (a prompted causal LM, the paper's).")] = "encoder",
-    model: Annotated[str, typer.Option(help="encoder: the offline default, a path or hub id; causal: a path or hub id.")] = "all-MiniLM-L6-v2",
+    schema: SchemaOption = "movies",
+    backend: BackendOption = "encoder",
+    model: ModelOption = "all-MiniLM-L6-v2",
     generate: Annotated[bool, typer.Option(help="causal: decode freely and parse, instead of teacher-forced digits.")] = False,
-    dtype: Annotated[str, typer.Option(help="causal: weight dtype, e.g. bfloat16 on a GPU ('' = the model's).")] = "",
+    dtype: DtypeOption = "",
     recent: Annotated[int, typer.Option(help="Most recent train items whose titles describe a user.")] = 10,
     batch_size: Annotated[int, typer.Option(help="Texts per scoring step (default: 512 encoder, 8 causal).")] = 0,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: QuietOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Score every item (its text) and user (recent train titles); resumable, cached by content hash."""
@@ -88,12 +96,12 @@ def score(
 @app.command()
 def finetune(
     ctx: typer.Context,
-    schema: Annotated[str, typer.Option(help="Shipped schema name or YAML path.")] = "movies",
-    backend: Annotated[str, typer.Option(help="encoder | causal")] = "encoder",
-    model: Annotated[str, typer.Option(help="encoder: the offline default, a path or hub id; causal: a path or hub id.")] = "all-MiniLM-L6-v2",
-    dtype: Annotated[str, typer.Option(help="causal: weight dtype, e.g. bfloat16 on a GPU.")] = "",
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="epochs, batch_size, negatives, lr, lora_r, lora_alpha, lora_dropout, format_weight, recent, stats_sample, seed.")] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    schema: SchemaOption = "movies",
+    backend: BackendOption = "encoder",
+    model: ModelOption = "all-MiniLM-L6-v2",
+    dtype: DtypeOption = "",
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value: epochs, batch_size, negatives, lr, lora_r, lora_alpha, lora_dropout, format_weight, temperature, recent, stats_sample, seed.")] = None,
+    quiet: QuietOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the fine-tuning and scoring manifests as JSON.")] = False,
 ) -> None:
     """Train LoRA adapters with L_rec + λ·L_format, save them, then re-score items and users with them."""

@@ -154,3 +154,15 @@ def test_bad_time_values(ws, tmp_path: Path) -> None:
     path.write_text("user_id,item_id,timestamp\n1,1,yesterday\n1,2,2020-01-01\n1,3,2020-01-02\n")
     with pytest.raises(DataError, match="1 values that are not times"):
         import_dataset(ws, "csv", path, columns=ColumnMap())
+
+
+def test_artifacts_are_readable_by_others(ws, ml100k: Path) -> None:
+    import os
+    import stat
+
+    import_dataset(ws, "movielens", ml100k)
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [ws.data_dir, ws.interactions_path, ws.data_manifest_path]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o044 == 0o044 & ~umask, (path, oct(mode))
