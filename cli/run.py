@@ -18,14 +18,18 @@ def run(
     fmt: Annotated[str, typer.Option("--format", help="Format of --data (see `gerec data import --help`).")] = "movielens",
     items: Annotated[Optional[Path], typer.Option(help="Item text file for --data, where the format needs one.")] = None,
     models: Annotated[str, typer.Option(help="Base models to train, comma-separated: gru4rec,sasrec,bert4rec.")] = "sasrec",
+    schema: Annotated[str, typer.Option(help="Attribute schema for the guided-embedding stage (name or YAML path).")] = "movies",
     quick: Annotated[bool, typer.Option(help="A small synthetic dataset and few epochs: the whole run in seconds.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Run the pipeline end to end: data → split → base models → evaluation against popularity."""
+    """Run the pipeline end to end: data → split → base models → evaluation → guided attribute scores."""
     from gerec.data import import_dataset, workspace_stats
     from gerec.data.sequences import Sequences
     from gerec.data.synth import SynthConfig, import_synthetic, synthesize
     from gerec.evaluation import evaluate, metric_names
+    from gerec.guided.encoder import EncoderScorer
+    from gerec.guided.schema import load_schema
+    from gerec.guided.score import score_workspace
     from gerec.models import Popularity
     from gerec.training import configs_from, train
 
@@ -33,6 +37,7 @@ def run(
     ws = workspace(ctx)
     names = [m.strip() for m in models.split(",") if m.strip()]
     configs = {name: configs_from({"epochs": 3} if quick else {}, name) for name in names}  # validates names first
+    attribute_schema = load_schema(schema)
     with console.status("stage data ..."):
         if data is not None:
             import_dataset(ws, fmt, data, items)
@@ -51,9 +56,13 @@ def run(
                        console=Console(stderr=True, quiet=json_out), show_progress=not json_out)
         results[name] = {"valid": result.valid, "test": result.test, "best_epoch": result.best_epoch,
                          "seconds": round(result.seconds, 1), "dir": str(out_dir)}
+    guided = score_workspace(ws, EncoderScorer(), attribute_schema, console=Console(stderr=True, quiet=json_out),
+                             show_progress=not json_out)
     if json_out:
-        print_json({"workspace": str(ws.root), "stats": stats, "results": results})
+        print_json({"workspace": str(ws.root), "stats": stats, "results": results, "guided": guided})
         return
     console.print(metrics_table("test: full-catalogue ranking, history excluded",
                                 {name: r["test"] for name, r in results.items()}, metric_names()))
+    console.print(f"guided embeddings: {guided['items']['rows']:,} items and {guided['users']['rows']:,} users scored "
+                  f"on {len(attribute_schema)} '{attribute_schema.domain}' attributes ({guided['seconds']:.0f} s)")
     console.print(f"artifacts: {ws.root}")

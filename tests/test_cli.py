@@ -58,6 +58,8 @@ def test_run_quick_json(tmp_path: Path) -> None:
     assert 0 < out["results"]["popularity"]["test"]["NDCG@10"] < 1
     assert out["results"]["sasrec"]["best_epoch"] >= 1
     assert (tmp_path / "ws" / "models" / "base-sasrec" / "item_embeddings.parquet").exists()
+    assert out["guided"]["items"]["rows"] == out["stats"]["final"]["items"]
+    assert (tmp_path / "ws" / "features" / "item_attributes.parquet").exists()
 
 
 def test_base_train_json_and_bad_settings(tmp_path: Path) -> None:
