@@ -87,6 +87,19 @@ def training_windows(seqs: Sequences, max_len: int) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def length_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Batches of windows of similar length, in random order.
+
+    Amazon-like data has a median history of ~5 items in windows of 51: random batches
+    would spend most of their compute on padding. Windows are sorted by length (random
+    order among equal lengths), cut into batches, and the batches shuffled.
+    """
+    noise = torch.rand(len(lengths), generator=generator)
+    order = torch.argsort(lengths.double() + noise.double() * 0.5)
+    batches = list(torch.split(order, batch_size))
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+
+
 # -- checkpoints: safetensors weights + JSON ----------------------------------------------
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
@@ -176,6 +189,7 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
         write_json(out_dir / "config.json", meta)
 
     windows = training_windows(seqs, max_len)
+    lengths = (windows > 0).sum(dim=1)  # (W,) real items per window
     n_batches = math.ceil(len(windows) / train_config.batch_size)
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn()]
@@ -187,10 +201,9 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
             started = time.perf_counter()
             task = progress.add_task(f"{model_config.model} epoch {epoch}", total=n_batches, loss=float("nan"))
             model.train()
-            order = torch.randperm(len(windows), generator=gen)
             total = 0.0
-            for b in range(n_batches):
-                batch = windows[order[b * train_config.batch_size:(b + 1) * train_config.batch_size]]
+            for b, rows in enumerate(length_batches(lengths, train_config.batch_size, gen)):
+                batch = windows[rows][:, -int(lengths[rows].max()):]  # (B, longest window in the batch)
                 _, loss = model(batch, gen)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

@@ -190,3 +190,13 @@ def test_time_budget_stops_training(tmp_path: Path) -> None:
 
     metrics = json.loads((tmp_path / "t" / "metrics.json").read_text())
     assert metrics["epochs"] == 1 and metrics["stopped"] == "time budget"
+
+
+def test_length_batches_cover_every_window_once() -> None:
+    from gerec.training import length_batches
+
+    lengths = torch.tensor([5, 1, 3, 3, 50, 2, 7, 7, 7, 1])
+    batches = length_batches(lengths, 3, torch.Generator().manual_seed(0))
+    assert sorted(torch.cat(batches).tolist()) == list(range(10))
+    spans = [int(lengths[b].max() - lengths[b].min()) for b in batches]
+    assert max(spans) <= 43 and sorted(spans)[0] <= 1  # similar lengths share a batch
