@@ -166,3 +166,11 @@ def test_artifacts_are_readable_by_others(ws, ml100k: Path) -> None:
     for path in [ws.data_dir, ws.interactions_path, ws.data_manifest_path]:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & 0o044 == 0o044 & ~umask, (path, oct(mode))
+
+
+def test_every_text_column_is_checked(ws, tmp_path: Path) -> None:
+    events = _write_csv(tmp_path / "e.csv", [(1, 1, 1), (1, 2, 2), (1, 3, 3)])
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title,blurb\n1,a,x\n2,b,y\n3,c,z\n")
+    with pytest.raises(DataError, match="no column 'genre' \\(set by --text-col\\)"):
+        import_dataset(ws, "csv", events, items, ColumnMap(text=("genre", "blurb")))

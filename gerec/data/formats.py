@@ -132,11 +132,11 @@ def read_movielens(path: Path) -> RawDataset:
     con = duckdb.connect()
     if (path / "u.data").exists():
         events_file, items_file = path / "u.data", _require(path / "u.item", "u.item")
-        events = _duck(con, f"""
+        events = _duck(con, """
             SELECT column0::VARCHAR AS user_key, column1::VARCHAR AS item_key, column3::BIGINT AS ts,
                    column2::DOUBLE AS rating, (row_number() OVER ())::BIGINT AS line
-            FROM read_csv(?, delim='\t', header=false, columns={{
-                'column0': 'BIGINT', 'column1': 'BIGINT', 'column2': 'DOUBLE', 'column3': 'BIGINT'}})
+            FROM read_csv(?, delim='\t', header=false, columns={
+                'column0': 'BIGINT', 'column1': 'BIGINT', 'column2': 'DOUBLE', 'column3': 'BIGINT'})
         """, events_file, [str(events_file)])
         genre_file = path / "u.genre"
         genres = ML100K_GENRES
@@ -206,7 +206,7 @@ def _parse_meta_line(line: str, path: Path, n: int) -> dict:
         except (ValueError, SyntaxError):
             raise DataError(f"{path}:{n}: not a JSON (or 2014-style) metadata record") from None
         if not isinstance(value, dict):
-            raise DataError(f"{path}:{n}: a metadata record must be an object")
+            raise DataError(f"{path}:{n}: a metadata record must be an object") from None
         return value
 
 
@@ -324,7 +324,7 @@ def _read_items_text(path: Path) -> pa.Table:
             titles.append(fields[text_cols[0]].strip())
             texts.append(text)
     else:
-        for n, line in enumerate(lines, 1):
+        for line in lines:
             if not line.strip():
                 continue
             # An id with empty text is kept (it is listed); the manifest counts such items.
@@ -393,8 +393,9 @@ def read_table(fmt: str, path: Path, items_path: Path | None, cols: ColumnMap) -
         item_fmt = "parquet" if items_path.suffix == ".parquet" else "csv"
         _require(items_path, "items file")
         id_col = cols.item_id or cols.item
-        _check_columns(con, item_fmt, items_path, {"--item-col/--items-id-col": id_col, "--title-col": cols.title,
-                                                  **{"--text-col": c for c in cols.text}})
+        _check_columns(con, item_fmt, items_path, {"--items-id-col": id_col, "--title-col": cols.title})
+        for column in cols.text:
+            _check_columns(con, item_fmt, items_path, {"--text-col": column})
         text_sql = " || '. ' || ".join(f"coalesce({q(c)}::VARCHAR, '')" for c in (cols.text or (cols.title,)))
         items = _duck(con, f"""
             SELECT {q(id_col)}::VARCHAR AS item_key, coalesce({q(cols.title)}::VARCHAR, '') AS title,

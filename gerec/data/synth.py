@@ -119,7 +119,7 @@ def _titles(rng: np.random.Generator, n: int) -> list[str]:
 
 def _describe(rng: np.random.Generator, title: str, genre: str, year: int, values: np.ndarray) -> str:
     sentences = [f"{title} ({year}) is a {genre}."]
-    for (name, low, high), v in zip(ATTRIBUTES, values):
+    for (_, low, high), v in zip(ATTRIBUTES, values):
         if v >= 0.65:
             sentences.append(high[rng.integers(len(high))])
         elif v <= 0.35:
