@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from gerec.artifacts import digest_files
 from gerec.errors import GerecError
 from gerec.guided.schema import Schema
+from gerec.guided.score import HISTORY_SEPARATOR
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 MAX_UNITS = 16  # sentences (or titles) read per text
@@ -37,7 +38,7 @@ def split_units(text: str, kind: str) -> list[str]:
     """Sentences of a long item text; titles of a user history ("t1; t2; ...")."""
     if kind == "item" and len(text) <= SHORT_TEXT:
         return [text]
-    parts = text.split("; ") if kind == "user" else _SENTENCE.split(text)
+    parts = text.split(HISTORY_SEPARATOR) if kind == "user" else _SENTENCE.split(text)
     return [p.strip() for p in parts if p.strip()][:MAX_UNITS] or [text]
 
 

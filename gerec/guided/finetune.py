@@ -30,6 +30,7 @@ from gerec.artifacts import write_json
 from gerec.data.sequences import Sequences
 from gerec.errors import GerecError
 from gerec.guided.schema import Schema
+from gerec.guided.score import history_text
 from gerec.workspace import Workspace
 
 
@@ -96,7 +97,7 @@ def finetune(workspace: Workspace, scorer: TrainableScorer, schema: Schema, conf
     users0, hist0, _ = training_examples(seqs, rng, config.recent)
     user_sample = rng.choice(len(users0), size=min(config.stats_sample, len(users0)), replace=False)
     stats = {}
-    for kind, batch in (("item", list(texts[sample])), ("user", ["; ".join(titles[hist0[k]]) for k in user_sample])):
+    for kind, batch in (("item", list(texts[sample])), ("user", [history_text(titles[hist0[k]]) for k in user_sample])):
         raw = scorer.raw_scores(batch, schema, kind)
         stats[kind] = (raw.mean(0), raw.std(0).clamp(min=1e-6))
 
@@ -118,7 +119,7 @@ def finetune(workspace: Workspace, scorer: TrainableScorer, schema: Schema, conf
                 idx = order[step * config.batch_size:(step + 1) * config.batch_size]
                 negatives = rng.integers(1, seqs.n_items + 1, size=config.negatives)
                 candidates, target_col = np.unique(np.concatenate([targets[idx], negatives]), return_inverse=True)
-                user_scores, user_format = scorer.train_forward(["; ".join(titles[histories[k]]) for k in idx],
+                user_scores, user_format = scorer.train_forward([history_text(titles[histories[k]]) for k in idx],
                                                                 schema, "user", stats["user"][1])
                 item_scores, item_format = scorer.train_forward(list(texts[candidates]), schema, "item",
                                                                 stats["item"][1])

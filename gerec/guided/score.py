@@ -17,6 +17,7 @@ import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import duckdb
@@ -53,8 +54,16 @@ def user_texts(workspace: Workspace, seqs: Sequences, recent: int) -> tuple[np.n
     lookup = np.concatenate([[""], np.asarray(titles, dtype=object)])
     users = seqs.users
     hp, train = seqs.histories(users, "valid")  # train split only: all but the last two events
-    texts = ["; ".join(lookup[train[max(hp[k], hp[k + 1] - recent):hp[k + 1]]]) for k in range(len(users))]
+    texts = [history_text(lookup[train[max(hp[k], hp[k + 1] - recent):hp[k + 1]]]) for k in range(len(users))]
     return users, texts
+
+
+HISTORY_SEPARATOR = "; "
+
+
+def history_text(titles: Sequence[str] | np.ndarray) -> str:
+    """How a user's history reads to a language model: titles, oldest first, "; "-joined."""
+    return HISTORY_SEPARATOR.join(titles)
 
 
 def _hashes(texts: list[str], key: str) -> list[str]:
