@@ -40,12 +40,15 @@ def make_scorer(backend: str, model: str, generate: bool = False, dtype: str = "
 
 
 @app.command()
-def schemas() -> None:
+def schemas(json_out: Annotated[bool, typer.Option("--json", help="Print the full schemas as JSON.")] = False) -> None:
     """List the shipped attribute schemas."""
     from gerec.guided.schema import load_schema, shipped_schemas
 
-    for name in shipped_schemas():
-        schema = load_schema(name)
+    loaded = {name: load_schema(name) for name in shipped_schemas()}
+    if json_out:
+        print_json({name: schema.to_dict() for name, schema in loaded.items()})
+        return
+    for name, schema in loaded.items():
         console.print(f"[bold]{name}[/] ({len(schema)}): {', '.join(schema.names)}")
 
 
