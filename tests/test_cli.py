@@ -74,3 +74,24 @@ def test_base_train_json_and_bad_settings(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "did you mean 'dropout'" in result.output
     result = runner.invoke(app, ["--workspace", ws, "base", "train", "--model", "sasrek"])
     assert result.exit_code == 1 and "unknown model 'sasrek'" in result.output
+
+
+def test_base_train_reads_a_yaml_config(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert runner.invoke(app, ["--workspace", str(ws), "data", "synth", "--items", "60", "--users", "30"]).exit_code == 0
+    config = tmp_path / "sasrec.yaml"
+    config.write_text("dim: 16\nlayers: 1\nepochs: 1\nbatch_size: 8\n")
+    result = runner.invoke(app, ["--workspace", str(ws), "--threads", "1", "base", "train", "--config", str(config),
+                                 "--set", "heads=1", "--quiet", "--json"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((ws / "models" / "base-sasrec" / "config.json").read_text())
+    assert (saved["model"]["dim"], saved["model"]["layers"], saved["model"]["heads"]) == (16, 1, 1)
+    assert (saved["train"]["epochs"], saved["train"]["batch_size"]) == (1, 8)
+
+
+def test_guided_schemas_json() -> None:
+    result = runner.invoke(app, ["guided", "schemas", "--json"])
+    assert result.exit_code == 0
+    schemas = json.loads(result.stdout)
+    assert {"movies", "games", "beauty", "clothing", "generic"} <= set(schemas)
+    assert all(set(a) == {"name", "description", "low", "high"} for a in schemas["movies"]["attributes"])
