@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any
 
@@ -44,7 +43,6 @@ def configure_threads(ctx: typer.Context) -> None:
         import torch
 
         torch.set_num_threads(threads)
-        os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
 def print_json(obj: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from safetensors.torch import load_file, save_file
 
 from gerec.artifacts import atomic_file, read_json, write_json
 from gerec.config import ConfigError, update
-from gerec.data.sequences import Sequences, _ranges
+from gerec.data.sequences import Sequences, ranges
 from gerec.errors import GerecError
 from gerec.evaluation import evaluate
 from gerec.models import MODELS, build_model
@@ -83,7 +82,7 @@ def training_windows(seqs: Sequences, max_len: int) -> torch.Tensor:
     wlen = ends - starts
     out = np.zeros((len(owner), max_len + 1), dtype=np.int64)
     rows = np.repeat(np.arange(len(owner)), wlen)
-    out[rows, _ranges(max_len + 1 - wlen, wlen)] = flat[_ranges(hp[owner] + starts, wlen)]
+    out[rows, ranges(max_len + 1 - wlen, wlen)] = flat[ranges(hp[owner] + starts, wlen)]
     return torch.from_numpy(out)
 
 
@@ -271,4 +270,4 @@ def read_metrics(out_dir: Path) -> dict[str, Any]:
     path = out_dir / "metrics.json"
     if not path.exists():
         raise GerecError(f"no metrics in {out_dir}: train the model first")
-    return json.loads(path.read_text())
+    return read_json(path)

@@ -71,7 +71,7 @@ class Sequences:
         lens = np.maximum(self.indptr[users + 1] - self.cut(split) - starts, 0)
         hp = np.zeros(len(users) + 1, dtype=np.int64)
         np.cumsum(lens, out=hp[1:])
-        return hp, self.items[_ranges(starts, lens)]
+        return hp, self.items[ranges(starts, lens)]
 
     def padded(self, users: np.ndarray, split: str, max_len: int) -> np.ndarray:
         """(B, max_len) histories before the ``split`` target, most recent last, left-padded with 0."""
@@ -79,7 +79,7 @@ class Sequences:
         lens = np.minimum(np.diff(hp), max_len)
         out = np.zeros((len(users), max_len), dtype=np.int64)
         rows = np.repeat(np.arange(len(users)), lens)
-        out[rows, _ranges(max_len - lens, lens)] = flat[_ranges(hp[1:] - lens, lens)]
+        out[rows, ranges(max_len - lens, lens)] = flat[ranges(hp[1:] - lens, lens)]
         return out
 
     def train_items(self) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +87,7 @@ class Sequences:
         return self.histories(np.arange(self.n_users + 1), "valid")
 
 
-def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+def ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(s, s + n)`` for each (s, n), without a Python loop."""
     ends = np.cumsum(lens)
     return np.repeat(starts - (ends - lens), lens) + np.arange(ends[-1] if len(ends) else 0)
