@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gerec_cli import base, data, guided, run
+from gerec_cli import base, data, evaluate, features, guided, refine, run
 from gerec_cli.common import GerecGroup
 
 app = typer.Typer(
@@ -18,6 +18,9 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(base.app, name="base")
 app.add_typer(guided.app, name="guided")
+app.add_typer(features.app, name="features")
+app.add_typer(refine.app, name="refine")
+app.command("evaluate")(evaluate.evaluate)
 app.command("run")(run.run)
 
 

@@ -31,6 +31,7 @@ from gerec.data.sequences import Sequences, ranges
 from gerec.errors import GerecError
 from gerec.evaluation import evaluate
 from gerec.models import MODELS, build_model
+from gerec.models.refined import Refinement
 from gerec.models.sequential import ModelConfig, SequentialModel
 
 VALID_METRIC = "NDCG@10"
@@ -69,8 +70,8 @@ def resolve_max_len(config: ModelConfig, seqs: Sequences) -> ModelConfig:
     return dataclasses.replace(config, max_len=200 if median >= 50 else 50)
 
 
-def training_windows(seqs: Sequences, max_len: int) -> torch.Tensor:
-    """(W, max_len + 1) left-padded windows over every user's train sequence."""
+def training_windows(seqs: Sequences, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W, max_len + 1) left-padded windows over every user's train sequence, and (W,) their users."""
     users = seqs.users
     hp, flat = seqs.histories(users, "valid")  # train part: all but the last two events
     lens = np.diff(hp)
@@ -83,7 +84,7 @@ def training_windows(seqs: Sequences, max_len: int) -> torch.Tensor:
     out = np.zeros((len(owner), max_len + 1), dtype=np.int64)
     rows = np.repeat(np.arange(len(owner)), wlen)
     out[rows, ranges(max_len + 1 - wlen, wlen)] = flat[ranges(hp[owner] + starts, wlen)]
-    return torch.from_numpy(out)
+    return torch.from_numpy(out), torch.from_numpy(users[owner].astype(np.int64))
 
 
 def length_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
@@ -135,6 +136,8 @@ def load_checkpoint(out_dir: Path) -> SequentialModel:
         raise GerecError(f"no trained model in {out_dir}: train one first")
     meta = read_json(config_path)
     model = build_model(ModelConfig(**meta["model"]), meta["n_items"])
+    if "refine" in meta:
+        Refinement.shell(meta["refine"]).apply(model)
     model.load_state_dict(load_file(str(out_dir / "model.safetensors")))
     model.eval()
     return model
@@ -148,7 +151,7 @@ def _check_resumable(out_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     old = read_json(out_dir / "config.json")
     comparable = lambda m: {**m, "train": {k: v for k, v in m["train"].items() if k != "epochs"}}  # noqa: E731
     old, new = comparable(old), comparable(meta)
-    for key in ("model", "train", "data_files", "n_items"):  # more epochs may be asked for; nothing else
+    for key in ("model", "train", "data_files", "n_items", "refine"):  # more epochs may be asked for; nothing else
         if old.get(key) != new.get(key):
             raise GerecError(f"cannot resume {out_dir}: its '{key}' differs from this run's (train without --resume)")
     return state
@@ -156,8 +159,11 @@ def _check_resumable(out_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
 
 def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig, out_dir: Path,
           resume: bool = False, data_files: dict[str, str] | None = None, console: Console | None = None,
-          show_progress: bool = True) -> TrainResult:
+          show_progress: bool = True, refinement: Refinement | None = None) -> TrainResult:
     """Train, validate each epoch, stop early, keep the best; write everything to ``out_dir``.
+
+    With ``refinement``, the model's item table is the refined ``[frozen ; trainable]`` one
+    (and user guided vectors join the query): the same loop, protocol and early stopping.
 
     ``out_dir`` gets ``config.json``, ``model.safetensors`` (best), ``last.safetensors`` +
     ``optimizer.safetensors`` + ``state.json`` (for ``resume``), ``item_embeddings.parquet``
@@ -169,10 +175,14 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     torch.manual_seed(train_config.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     model = build_model(model_config, seqs.n_items)
+    if refinement is not None:
+        refinement.apply(model)
     opt = torch.optim.Adam(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
     gen = torch.Generator().manual_seed(train_config.seed)
     meta = {"model": dataclasses.asdict(model_config), "train": dataclasses.asdict(train_config),
             "n_items": seqs.n_items, "n_users": seqs.n_users, "data_files": data_files or {}}
+    if refinement is not None:
+        meta["refine"] = refinement.meta()
     out_dir.mkdir(parents=True, exist_ok=True)
     state: dict[str, Any] = {"epoch": 0, "best": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": [],
                              "seconds": 0.0}
@@ -187,7 +197,7 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     else:
         write_json(out_dir / "config.json", meta)
 
-    windows = training_windows(seqs, max_len)
+    windows, owners = training_windows(seqs, max_len)
     lengths = (windows > 0).sum(dim=1)  # (W,) real items per window
     n_batches = math.ceil(len(windows) / train_config.batch_size)
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -203,7 +213,7 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
             total = 0.0
             for b, rows in enumerate(length_batches(lengths, train_config.batch_size, gen)):
                 batch = windows[rows][:, -int(lengths[rows].max()):]  # (B, longest window in the batch)
-                _, loss = model(batch, gen)
+                _, loss = model(batch, gen, owners[rows])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if train_config.grad_clip:

@@ -58,6 +58,23 @@ class Workspace:
     def features_dir(self) -> Path:
         return self.root / "features"
 
+    @property
+    def guided_manifest_path(self) -> Path:
+        return self.features_dir / "guided_manifest.json"
+
+    def reduced_path(self, base_model: str) -> Path:
+        """Reduced base item embeddings of one base model (``features/reduced/<model>.parquet``)."""
+        return self.features_dir / "reduced" / f"{base_model}.parquet"
+
+    @property
+    def feature_store_dir(self) -> Path:
+        """This workspace's Feast repository: registry, online store and offline tables."""
+        return self.root / "feature_store"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
     # -- trained models ----------------------------------------------------------------------
     def model_dir(self, stage: str, model: str) -> Path:
         """``models/<stage>-<model>``, e.g. ``models/base-sasrec``."""

@@ -88,7 +88,7 @@ def test_bert4rec_cloze_target_is_never_visible() -> None:
 def test_memorizes_a_handful_of_sequences(name: str) -> None:
     seqs = _sequences()
     model = _model(name, dropout=0.0, mask_prob=0.3)
-    windows = training_windows(seqs, 8)
+    windows, _ = training_windows(seqs, 8)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     gen = torch.Generator().manual_seed(0)
     model.train()
@@ -114,7 +114,9 @@ def test_memorizes_a_handful_of_sequences(name: str) -> None:
 def test_every_train_event_is_a_target_once() -> None:
     seqs = _sequences(n_users=5, length=23)
     for max_len in (4, 7, 50):
-        windows = training_windows(seqs, max_len)
+        windows, owners = training_windows(seqs, max_len)
+        assert all(set(windows[owners == u].unique().tolist()) - {0} <= set(seqs.items[seqs.indptr[u]:seqs.indptr[u + 1]])
+                   for u in seqs.users)  # each window belongs to the user it is attributed to
         targets = windows[:, 1:][(windows[:, 1:] > 0) & (windows[:, :-1] > 0)]  # the targets the loss uses
         hp, train_items = seqs.histories(seqs.users, "valid")
         assert len(targets) == len(train_items) - len(seqs.users)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gerec.models.embedding import ItemTable
+from gerec.models.refined import FusedItemTable, UserGuided
 
 
 @dataclass
@@ -41,7 +42,24 @@ class SequentialModel(nn.Module):
         super().__init__()
         self.config = config
         self.n_items = n_items
-        self.items = ItemTable(n_items + 1 + (0 if self.causal else 1), config.dim)
+        self.items: ItemTable | FusedItemTable = ItemTable(n_items + 1 + (0 if self.causal else 1), config.dim)
+        self.user_guided: UserGuided | None = None  # refined models: β·g_u added to the query
+
+    def refine(self, frozen: torch.Tensor, trainable: torch.Tensor, users: torch.Tensor | None, beta: float) -> None:
+        """Swap in a refined item table ``[frozen ; trainable]`` (rows as the current table) and,
+        with ``users`` (n_users + 1, m), trainable user guided vectors."""
+        if frozen.shape[1] + trainable.shape[1] != self.config.dim:
+            raise ValueError(f"refined width {frozen.shape[1]} + {trainable.shape[1]} != model dim {self.config.dim}")
+        self.items = FusedItemTable(frozen, trainable)
+        self.user_guided = UserGuided(users, beta) if users is not None else None
+
+    def query(self, hidden: torch.Tensor, users: torch.Tensor | None) -> torch.Tensor:
+        """The vector scored against item rows: the hidden state, plus ``β·g_u`` in a refined model."""
+        if self.user_guided is None:
+            return hidden
+        if users is None:
+            raise ValueError("a refined model with user vectors needs the user ids")
+        return self.user_guided.query(hidden, users)
 
     def encode(self, inputs: torch.Tensor) -> torch.Tensor:
         """(B, L) item ids, left-padded with 0 → (B, L, d) hidden states."""
@@ -60,13 +78,14 @@ class SequentialModel(nn.Module):
         """(n_items + 1, d): rows of real items and padding (never a mask token)."""
         return self.items.table()[: self.n_items + 1]
 
-    def forward(self, window: torch.Tensor, generator: torch.Generator | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training step: returns (logits at target positions, loss)."""
+    def forward(self, window: torch.Tensor, generator: torch.Generator | None = None,
+                users: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training step over (B, max_len + 1) windows of users (B,): returns (logits at target positions, loss)."""
         inputs, targets = self.training_pair(window, generator)
         hidden = self.encode(inputs)  # (B, L, d)
         keep = (targets > 0) & (inputs > 0)  # a target after padding has no history to predict from
-        h, y = hidden[keep], targets[keep]  # (T, d), (T,)
+        y = targets[keep]  # (T,)
+        h = self.query(hidden[keep], users[:, None].expand_as(keep)[keep] if users is not None else None)  # (T, d)
         table = self.catalogue()
         if self.config.loss == "sampled":
             negatives = torch.randint(1, self.n_items + 1, (self.config.n_negatives,), generator=generator)
@@ -79,10 +98,10 @@ class SequentialModel(nn.Module):
         logits[:, 0] = float("-inf")  # padding is never a target
         return logits, F.cross_entropy(logits, y)
 
-    def user_vectors(self, histories: torch.Tensor) -> torch.Tensor:
-        """(B, L) histories → (B, d) query vectors: the state that predicts the next item."""
-        return self.encode(self.query_inputs(histories))[:, -1]
+    def user_vectors(self, histories: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L) histories (and (B,) user ids) → (B, d) query vectors: what predicts the next item."""
+        return self.query(self.encode(self.query_inputs(histories))[:, -1], users)
 
     def score(self, histories: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
         """(B, n_items + 1) scores of every item as the next one (evaluation interface)."""
-        return self.user_vectors(histories) @ self.catalogue().T
+        return self.user_vectors(histories, users) @ self.catalogue().T

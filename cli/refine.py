@@ -1,0 +1,46 @@
+"""`gerec refine`: train a recommender on refined embeddings read from the feature store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from gerec_cli.common import GerecGroup, configure_threads, console, metrics_table, print_json, workspace
+
+app = typer.Typer(cls=GerecGroup, help="Refined embeddings: [guided ; reduced base] item tables.", no_args_is_help=True)
+
+
+@app.command("train")
+def train_(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option(help="gru4rec | sasrec | bert4rec (its base model must be trained).")] = "sasrec",
+    parts: Annotated[str, typer.Option(help="both (the method) | reduced (no language model) | guided (no base model).")] = "both",
+    normalization: Annotated[str, typer.Option(help="zscore | minmax, per attribute over the catalogue.")] = "zscore",
+    alpha: Annotated[Optional[float], typer.Option(help="Scale of the guided part (default: the reduced part's RMS).")] = None,
+    beta: Annotated[float, typer.Option(help="Weight of the user guided term β·<g_u, ĝ_i>.")] = 1.0,
+    config: Annotated[Optional[Path], typer.Option(help="YAML of settings (default: the base model's).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: key=value (repeatable).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last epoch.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar or per-epoch lines.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the final metrics as JSON.")] = False,
+) -> None:
+    """Train MODEL on item features from the Feast store: frozen guided part, trainable reduced part,
+    trainable user vectors; same loop, protocol and early stopping as the base models."""
+    from gerec.config import load_yaml, parse_overrides
+    from gerec.evaluation import metric_names
+    from gerec.refine.stages import train_refined
+
+    configure_threads(ctx)
+    values = {**(load_yaml(config) if config else {}), **parse_overrides(set_ or [])}
+    result, out_dir = train_refined(workspace(ctx), model, parts, values, normalization, alpha, beta, resume,
+                                    console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
+    if json_out:
+        print_json({"model": model, "parts": parts, "valid": result.valid, "test": result.test,
+                    "best_epoch": result.best_epoch, "seconds": round(result.seconds, 2), "dir": str(out_dir)})
+        return
+    console.print(metrics_table(f"{out_dir.name} (best epoch {result.best_epoch}, {result.seconds:.0f} s)",
+                                {"valid": result.valid, "test": result.test}, metric_names()))
+    console.print(f"wrote {out_dir} (model.safetensors, item_embeddings.parquet, user_vectors.parquet, metrics.json)")

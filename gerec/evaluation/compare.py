@@ -1,0 +1,123 @@
+"""The paper-style comparison: base vs reduced-only vs refined, with bootstrap intervals.
+
+Every variant is evaluated on the same users through :func:`evaluate`; intervals come from
+one paired bootstrap over users (the same resampled users for every variant of a model),
+so the interval of a relative change reflects the users, not two independent draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gerec.data.sequences import Sequences
+from gerec.evaluation.metrics import KS, METRICS
+from gerec.evaluation.protocol import evaluate
+from gerec.workspace import Workspace
+
+VARIANTS = ("base", "reduced", "guided", "refined")  # model folder prefixes, in table order
+LABELS = {"base": "base", "reduced": "reduced-only", "guided": "guided-only", "refined": "refined"}
+GAINS = (("refined", "base"), ("refined", "reduced"))
+
+
+@dataclass(frozen=True)
+class Interval:
+    mean: float
+    low: float
+    high: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"mean": self.mean, "low": self.low, "high": self.high}
+
+
+def dataset_name(ws: Workspace) -> str:
+    """A short name for the workspace's dataset: ``synthetic`` or the source folder's name."""
+    sources = list(ws.data_manifest()["source"])
+    first = Path(sources[0]) if sources else ws.root
+    return "synthetic" if first.parent == ws.synthetic_dir else first.parent.name
+
+
+def bootstrap(values: dict[str, np.ndarray], n_boot: int, seed: int) -> tuple[dict[str, Interval], np.ndarray]:
+    """Mean and 95% percentile interval of each per-user array; also the (n_boot, n) resample index."""
+    n = len(next(iter(values.values())))
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n)) if n else np.zeros((n_boot, 0), int)
+    out = {}
+    for name, v in values.items():
+        means = v[idx].mean(axis=1) if n else np.zeros(n_boot)
+        out[name] = Interval(float(v.mean()) if n else 0.0, float(np.percentile(means, 2.5)),
+                             float(np.percentile(means, 97.5)))
+    return out, idx
+
+
+def relative_change(new: np.ndarray, old: np.ndarray, idx: np.ndarray) -> Interval:
+    """(mean(new) − mean(old)) / mean(old), with a paired-bootstrap 95% interval."""
+    def ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.where(b > 0, a / np.where(b > 0, b, 1.0) - 1.0, np.nan)
+
+    boots = ratio(new[idx].mean(axis=1), old[idx].mean(axis=1))
+    point = float(ratio(np.array(new.mean()), np.array(old.mean())))
+    return Interval(point, float(np.nanpercentile(boots, 2.5)), float(np.nanpercentile(boots, 97.5)))
+
+
+def compare(ws: Workspace, models: list[str] | None = None, split: str = "test", n_boot: int = 1000,
+            seed: int = 0, batch_size: int = 512) -> dict[str, Any]:
+    """Evaluate every trained variant of each base model in ``ws``; returns the results document."""
+    from gerec.training import load_checkpoint
+
+    seqs = Sequences.from_workspace(ws)
+    models = models or sorted({p.name.split("-", 1)[1] for p in (ws.root / "models").glob("*-*")
+                               if (p / "model.safetensors").exists()})
+    names = [f"{metric}@{k}" for metric in METRICS for k in KS]
+    rows = []
+    for model in models:
+        per_variant = {}
+        for variant in VARIANTS:
+            folder = ws.model_dir(variant, model)
+            if not (folder / "model.safetensors").exists():
+                continue
+            net = load_checkpoint(folder)
+            result = evaluate(net, seqs, split, max_len=int(net.config.max_len), batch_size=batch_size)
+            per_variant[variant] = result.per_user
+        if not per_variant:
+            continue
+        row: dict[str, Any] = {"model": model, "users": int(len(next(iter(per_variant.values()))[names[0]])),
+                               "variants": {}, "gains": {}}
+        idx = None
+        for variant, per_user in per_variant.items():
+            intervals, idx = bootstrap({n: per_user[n] for n in names}, n_boot, seed)
+            row["variants"][variant] = {n: iv.to_dict() for n, iv in intervals.items()}
+        for new, old in GAINS:
+            if new in per_variant and old in per_variant and idx is not None:
+                row["gains"][f"{new}_vs_{old}"] = {
+                    n: relative_change(per_variant[new][n], per_variant[old][n], idx).to_dict() for n in names}
+        rows.append(row)
+    return {"dataset": dataset_name(ws), "split": split, "bootstrap": n_boot, "metrics": names, "rows": rows}
+
+
+def _fmt(iv: dict[str, float]) -> str:
+    return f"{iv['mean']:.4f} [{iv['low']:.4f}, {iv['high']:.4f}]"
+
+
+def _pct(iv: dict[str, float]) -> str:
+    return f"{iv['mean']:+.1%} [{iv['low']:+.1%}, {iv['high']:+.1%}]"
+
+
+def markdown(results: dict[str, Any], metrics: list[str] | None = None) -> str:
+    """The results as a Markdown table: one row per (model, variant), gains below."""
+    metrics = metrics or results["metrics"]
+    lines = [f"Dataset **{results['dataset']}**, {results['split']} split, full-catalogue ranking with history "
+             f"excluded; mean over users [95% bootstrap interval, {results['bootstrap']} resamples].", "",
+             "| dataset | model | variant | " + " | ".join(metrics) + " |",
+             "|---|---|---|" + "---:|" * len(metrics)]
+    for row in results["rows"]:
+        for variant, values in row["variants"].items():
+            lines.append(f"| {results['dataset']} | {row['model']} | {LABELS[variant]} | "
+                         + " | ".join(_fmt(values[m]) for m in metrics) + " |")
+        for gain, values in row["gains"].items():
+            new, old = gain.split("_vs_")
+            lines.append(f"| {results['dataset']} | {row['model']} | {LABELS[new]} vs {LABELS[old]} | "
+                         + " | ".join(_pct(values[m]) for m in metrics) + " |")
+    return "\n".join(lines) + "\n"
