@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,21 @@ EVENTS = [
 GENRES = ["unknown", "Action", "Comedy", "Drama"]
 MOVIES = {10: ("Café Society (2016)", [2]), 11: ("Heat (1995)", [1, 3]), 12: ("Up (2009)", [2]),
           13: ("Alien (1979)", [1]), 14: ("Amélie (2001)", [2, 3])}
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small workspace with a base SASRec and guided scores; copy it (``fresh``) before changing it."""
+    from small_workspace import make_workspace
+
+    return make_workspace(tmp_path_factory.mktemp("prepared") / "ws").root
+
+
+@pytest.fixture
+def fresh(prepared: Path, tmp_path: Path) -> Workspace:
+    """A private copy of the prepared workspace."""
+    shutil.copytree(prepared, tmp_path / "ws")
+    return Workspace.resolve(tmp_path / "ws")
 
 
 @pytest.fixture

@@ -99,14 +99,29 @@ def apply(ws: Workspace) -> dict[str, Any]:
                        ("definitions.py", DEFINITIONS_PY)):
         with atomic_file(root / name) as tmp:
             tmp.write_text(text, encoding="utf-8")
-    for view in VIEWS:
-        (offline_dir(root) / view).mkdir(parents=True, exist_ok=True)
-    store = open_store(ws)
     objects = workspace_objects(root)
+    for fv in objects[3:]:
+        if not _parts(root, fv.name):  # a source's glob must match a file, even before any ingestion
+            with atomic_file(offline_dir(root) / fv.name / "part-0-empty.parquet") as tmp:
+                pq.write_table(_empty_table(fv), tmp)
+    store = open_store(ws)
     with _quiet():
         store.apply(list(objects))
     return {"store": str(root), "entities": [e.name for e in objects[:3]],
             "feature_views": {fv.name: [f.name for f in fv.features] for fv in objects[3:]}}
+
+
+ARROW_TYPES = {"Float32": pa.float32(), "Int64": pa.int64(), "String": pa.string(),
+               "Array(Float32)": pa.list_(pa.float32()), "Array(Int64)": pa.list_(pa.int64())}
+KEY_TYPES = {"item_id": pa.int64(), "user_id": pa.int64(), "base_model": pa.string()}
+
+
+def _empty_table(fv: Any) -> pa.Table:
+    """A zero-row table with a view's columns (keys, features, row hash, timestamp)."""
+    fields = [pa.field(k, KEY_TYPES[k]) for k in KEYS[fv.name]]
+    fields += [pa.field(f.name, ARROW_TYPES[str(f.dtype)]) for f in fv.features]
+    fields += [pa.field("row_hash", pa.string()), pa.field(TIMESTAMP, pa.timestamp("us", tz="UTC"))]
+    return pa.schema(fields).empty_table()
 
 
 def _parts(root: Path, view: str) -> list[Path]:
@@ -131,9 +146,16 @@ def ingest_table(root: Path, view: str, table: pa.Table, stamp: datetime | None 
     new = hashed.to_arrow_table()
     if new.num_rows == 0:
         return 0
+    new = with_timestamp(new, stamp)
+    if parts:  # every part of a view has the same columns, in the same order, of the same types
+        schema = pq.read_schema(parts[0])
+        if set(schema.names) != set(new.schema.names):
+            raise GerecError(f"{view}: columns {sorted(new.schema.names)} do not match the store's "
+                             f"{sorted(schema.names)}; was the store applied for another schema?")
+        new = new.select(schema.names).cast(schema)
     path = offline_dir(root) / view / f"part-{stamp:%Y%m%dT%H%M%S%f}.parquet"
     with atomic_file(path) as tmp:
-        pq.write_table(with_timestamp(new, stamp), tmp)
+        pq.write_table(new, tmp)
     return new.num_rows
 
 
@@ -174,7 +196,7 @@ def materialize(ws: Workspace, incremental: bool = True, views: Sequence[str] | 
     console = console or Console(stderr=True)
     store = open_store(ws)
     root = ws.feature_store_dir
-    views = list(views or [v for v in VIEWS if _parts(root, v)])
+    views = list(views or VIEWS)
     end = datetime.now(timezone.utc)
     report: dict[str, Any] = {"mode": "incremental" if incremental else "full", "end": end.isoformat(), "views": {}}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
@@ -216,13 +238,13 @@ def read_offline(ws: Workspace, features: list[str], keys: dict[str, Sequence[An
     return frame.sort_values(list(keys)).reset_index(drop=True) if first in frame else frame
 
 
-def read_online(ws: Workspace, features: list[str], keys: dict[str, Sequence[Any]], store: Any = None
-                ) -> dict[str, list[Any]]:
+def read_online(ws: Workspace, features: list[str], keys: dict[str, Sequence[Any]], store: Any = None,
+                full_names: bool = False) -> dict[str, list[Any]]:
     """Latest online values of ``features`` for the entity ``keys`` (columns as lists)."""
     store = store or open_store(ws)
     n = len(next(iter(keys.values())))
     rows = [{k: v[i] for k, v in keys.items()} for i in range(n)]
-    return store.get_online_features(features=features, entity_rows=rows).to_dict()
+    return store.get_online_features(features=features, entity_rows=rows, full_feature_names=full_names).to_dict()
 
 
 def vectors(frame: pd.DataFrame, column: str, ids: np.ndarray, id_column: str) -> np.ndarray:
