@@ -22,15 +22,20 @@ def run(
     quick: Annotated[bool, typer.Option(help="A small synthetic dataset and few epochs: the whole run in seconds.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Run the pipeline end to end: data → split → base models → evaluation → guided attribute scores."""
+    """Run the pipeline end to end: data → split → base models → guided attribute scores → feature
+    store → refined models (and the reduced-only ablation) → the comparison table."""
     from gerec.data import import_dataset, workspace_stats
     from gerec.data.sequences import Sequences
     from gerec.data.synth import SynthConfig, import_synthetic, synthesize
+    from gerec.evaluation.compare import compare, markdown
+    from gerec.features.stage import materialize_workspace
+    from gerec.features.store import apply
     from gerec.evaluation import evaluate, metric_names
     from gerec.guided.encoder import EncoderScorer
     from gerec.guided.schema import load_schema
     from gerec.guided.score import score_workspace
     from gerec.models import Popularity
+    from gerec.refine.stages import train_refined
     from gerec.training import configs_from, train
 
     configure_threads(ctx)
@@ -56,13 +61,22 @@ def run(
                        console=Console(stderr=True, quiet=json_out), show_progress=not json_out)
         results[name] = {"valid": result.valid, "test": result.test, "best_epoch": result.best_epoch,
                          "seconds": round(result.seconds, 1), "dir": str(out_dir)}
-    guided = score_workspace(ws, EncoderScorer(), attribute_schema, console=Console(stderr=True, quiet=json_out),
-                             show_progress=not json_out)
+    err = Console(stderr=True, quiet=json_out)
+    guided = score_workspace(ws, EncoderScorer(), attribute_schema, console=err, show_progress=not json_out)
+    apply(ws)
+    features = materialize_workspace(ws, base_models=names, console=err, show_progress=not json_out)
+    epochs = {"epochs": 3} if quick else {}
+    for name in names:
+        for parts in ("reduced", "both"):
+            train_refined(ws, name, parts, epochs, console=err, show_progress=not json_out)
+    comparison = compare(ws, names)
     if json_out:
-        print_json({"workspace": str(ws.root), "stats": stats, "results": results, "guided": guided})
+        print_json({"workspace": str(ws.root), "stats": stats, "results": results, "guided": guided,
+                    "features": features, "comparison": comparison})
         return
     console.print(metrics_table("test: full-catalogue ranking, history excluded",
                                 {name: r["test"] for name, r in results.items()}, metric_names()))
     console.print(f"guided embeddings: {guided['items']['rows']:,} items and {guided['users']['rows']:,} users scored "
                   f"on {len(attribute_schema)} '{attribute_schema.domain}' attributes ({guided['seconds']:.0f} s)")
+    console.print(markdown(comparison, ["MRR@10", "Recall@10", "NDCG@10"]))
     console.print(f"artifacts: {ws.root}")

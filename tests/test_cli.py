@@ -60,6 +60,9 @@ def test_run_quick_json(tmp_path: Path) -> None:
     assert (tmp_path / "ws" / "models" / "base-sasrec" / "item_embeddings.parquet").exists()
     assert out["guided"]["items"]["rows"] == out["stats"]["final"]["items"]
     assert (tmp_path / "ws" / "features" / "item_attributes.parquet").exists()
+    (row,) = out["comparison"]["rows"]
+    assert list(row["variants"]) == ["base", "reduced", "refined"] and "refined_vs_base" in row["gains"]
+    assert (tmp_path / "ws" / "feature_store" / "online.db").exists()
 
 
 def test_base_train_json_and_bad_settings(tmp_path: Path) -> None:
