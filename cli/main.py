@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gerec_cli import base, data, evaluate, features, guided, refine, run
+from gerec_cli import base, data, evaluate, features, guided, index, refine, run, serving
 from gerec_cli.common import GerecGroup
 
 app = typer.Typer(
@@ -21,6 +21,9 @@ app.add_typer(guided.app, name="guided")
 app.add_typer(features.app, name="features")
 app.add_typer(refine.app, name="refine")
 app.command("evaluate")(evaluate.evaluate)
+app.add_typer(index.app, name="index")
+for command in (serving.recommend, serving.similar, serving.explain, serving.serve):
+    app.command(command.__name__)(command)
 app.command("run")(run.run)
 
 

@@ -1,0 +1,126 @@
+"""`gerec recommend | similar | explain | serve`: answers with per-attribute reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from gerec_cli.common import configure_threads, console, print_json, workspace
+
+IndexOption = Annotated[str, typer.Option("--index", help="Index name (see `gerec index build`).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
+
+
+def _history(text: Optional[str]) -> Optional[list[int]]:
+    from gerec.serving.recommender import RequestError
+
+    if text is None:
+        return None
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise RequestError(f"--history must be comma-separated item ids, got '{text}'") from None
+
+
+def _recommender(ctx: typer.Context, index: str) -> Any:
+    from gerec.serving.recommender import Recommender
+
+    configure_threads(ctx)
+    return Recommender.load(workspace(ctx), index)
+
+
+def _items_table(title: str, items: list[dict[str, Any]], reasons_key: str) -> Table:
+    table = Table(title=title)
+    for col in ("#", "item", "title", "score", reasons_key):
+        table.add_column(col, justify="right" if col in ("#", "item", "score") else "left")
+    for rank, item in enumerate(items, 1):
+        reasons = item.get(reasons_key) or []
+        text = ", ".join(f"{r['attribute']} {r['contribution']:+.2f}" if isinstance(r, dict) else r for r in reasons)
+        score = "" if item["score"] is None else f"{item['score']:.3f}"
+        table.add_row(str(rank), str(item["item_id"]), item["title"], score, text)
+    return table
+
+
+def recommend(
+    ctx: typer.Context,
+    user: Annotated[Optional[int], typer.Option(help="A user id (history from the feature store).")] = None,
+    history: Annotated[Optional[str], typer.Option(help="Item ids 'i1,i2,i3', oldest first: a new user.")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", help="How many items.")] = 10,
+    index: IndexOption = "refined-sasrec",
+    json_out: JsonOption = False,
+) -> None:
+    """Top-k items for a user (or a history), each with the attributes that drove it."""
+    answer = _recommender(ctx, index).recommend(user_id=user, history=_history(history), k=k)
+    if json_out:
+        print_json(answer)
+        return
+    who = f"user {user}" if user is not None and not answer["cold_start"] else "a new user"
+    note = " (unknown user, no history: most popular items)" if answer.get("fallback") else ""
+    console.print(_items_table(f"recommendations for {who}{note}", answer["items"], "reasons"))
+
+
+def similar(
+    ctx: typer.Context,
+    item: Annotated[int, typer.Option(help="An item id.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="How many items.")] = 10,
+    index: IndexOption = "refined-sasrec",
+    json_out: JsonOption = False,
+) -> None:
+    """Nearest items by the model's inner product, with the attributes they share."""
+    answer = _recommender(ctx, index).similar(item, k)
+    if json_out:
+        print_json(answer)
+        return
+    console.print(_items_table(f"items like {item}: {answer['title']}", answer["items"], "shared"))
+
+
+def explain(
+    ctx: typer.Context,
+    item: Annotated[int, typer.Option(help="The item to explain.")],
+    user: Annotated[Optional[int], typer.Option(help="A user id.")] = None,
+    history: Annotated[Optional[str], typer.Option(help="Item ids 'i1,i2,i3' instead of a user.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Also save a bar chart of the contributions (PNG).")] = None,
+    index: IndexOption = "refined-sasrec",
+    json_out: JsonOption = False,
+) -> None:
+    """One (user, item) score split into per-attribute contributions and the latent remainder."""
+    answer = _recommender(ctx, index).explain(item, user_id=user, history=_history(history))
+    if plot is not None:
+        from gerec.serving.plot import contribution_chart
+
+        contribution_chart(answer, plot)
+    if json_out:
+        print_json(answer)
+        return
+    table = Table(title=f"why {answer['title']} (item {item}) for {'user ' + str(user) if user else 'this history'}: "
+                        f"score {answer['score']:.3f}")
+    table.add_column("part")
+    table.add_column("contribution", justify="right")
+    for name, value in sorted(answer["attributes"].items(), key=lambda kv: -abs(kv[1])):
+        table.add_row(name, f"{value:+.4f}")
+    table.add_row("latent (not attributable)", f"{answer['latent']:+.4f}")
+    console.print(table)
+    if plot is not None:
+        console.print(f"chart: {plot}")
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    index: IndexOption = "refined-sasrec",
+    api_key: Annotated[Optional[str], typer.Option(envvar="GEREC_API_KEY", help="Require this X-API-Key header.")] = None,
+) -> None:
+    """Serve /recommend, /similar, /explain and /healthz over HTTP (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from gerec.serving.http import create_app
+    from gerec.serving.recommender import Recommender, index_dir
+
+    configure_threads(ctx)
+    ws = workspace(ctx)
+    app = create_app(lambda: Recommender.load(ws, index), index_dir(ws, index) / "manifest.json", api_key)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

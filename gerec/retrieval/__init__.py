@@ -1,0 +1,1 @@
+"""Retrieval: a persisted FAISS inner-product index over item embeddings, keyed by item id."""

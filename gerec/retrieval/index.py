@@ -1,0 +1,230 @@
+"""A persisted FAISS maximum-inner-product index over item embeddings, keyed by item id.
+
+On disk (``<workspace>/indexes/<name>/``): ``index.faiss``, ``ids.npy`` (row → item id) and
+``manifest.json`` (source, model, width, metric, kind, build time, recall@10 against exact
+search, SHA-256 of both files). A build writes a new folder and swaps it in with one
+rename, so a reader sees the old index or the new one, never half of one; a reader that
+already loaded the old one keeps answering from memory.
+
+Exact (flat) search is the default up to ``FLAT_LIMIT`` items; above it HNSW. An
+approximate index is measured against exact search on held-out queries at build time and
+refused below a recall floor, so it never silently returns the wrong items.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gerec.artifacts import atomic_dir, read_json, sha256_file, write_json
+from gerec.errors import GerecError
+
+FLAT_LIMIT = 200_000  # exact search stays fast (a few ms per query) up to about here
+KINDS = ("auto", "flat", "hnsw", "ivf")
+INDEX_FILE, IDS_FILE, ITEMS_FILE, MANIFEST_FILE = "index.faiss", "ids.npy", "items.parquet", "manifest.json"
+
+
+class RetrievalError(GerecError):
+    """An index that cannot be built, loaded or used as asked (the message says why)."""
+
+
+def _faiss() -> Any:
+    import faiss
+
+    return faiss
+
+
+def _make(kind: str, dim: int, n: int, hnsw_m: int, ivf_lists: int | None) -> Any:
+    faiss = _faiss()
+    if kind == "flat":
+        return faiss.IndexFlatIP(dim)
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 200
+        index.hnsw.efSearch = 128
+        return index
+    if kind == "ivf":
+        lists = ivf_lists or max(1, int(4 * np.sqrt(n)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        index.nprobe = max(1, lists // 8)
+        return index
+    raise RetrievalError(f"unknown index kind '{kind}'; choose one of: {', '.join(KINDS)}")
+
+
+def recall_at(found: np.ndarray, exact: np.ndarray) -> float:
+    """Share of the exact top-k rows that the approximate search also returned (rows of ids)."""
+    hits = sum(len(set(f) & set(e)) for f, e in zip(found.tolist(), exact.tolist()))
+    return hits / max(exact.size, 1)
+
+
+@dataclass
+class ItemIndex:
+    """A loaded index: search returns item ids (not rows) and scores, best first."""
+
+    index: Any
+    ids: np.ndarray  # (n,) int64 item id of each row
+    manifest: dict[str, Any]
+    lookup: dict[int, int] = field(init=False, repr=False)  # item id → row
+
+    def __post_init__(self) -> None:
+        self.lookup = {int(i): r for r, i in enumerate(self.ids)}
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    def __len__(self) -> int:
+        return int(self.index.ntotal)
+
+    def search(self, queries: np.ndarray, k: int, exclude: list[set[int]] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (ids, scores) per query row, skipping each row's ``exclude`` ids; ids are -1
+        where fewer than ``k`` items remain."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise RetrievalError(f"queries have width {queries.shape[-1]}, the index {self.dim}")
+        extra = max((len(e) for e in exclude), default=0) if exclude else 0
+        depth = min(k + extra, len(self))
+        scores, rows = self.index.search(queries, depth)  # (B, depth)
+        out_ids = np.full((len(queries), k), -1, dtype=np.int64)
+        out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        for b in range(len(queries)):
+            skip = exclude[b] if exclude else set()
+            keep = [(self.ids[r], s) for r, s in zip(rows[b], scores[b]) if r >= 0 and int(self.ids[r]) not in skip][:k]
+            if keep:
+                out_ids[b, : len(keep)] = [i for i, _ in keep]
+                out_scores[b, : len(keep)] = [s for _, s in keep]
+        return out_ids, out_scores
+
+    def vectors(self, item_ids: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``item_ids`` (for similar-item queries and explanations)."""
+        rows = self.rows(item_ids)
+        return np.stack([self.index.reconstruct(int(r)) for r in rows]) if len(rows) else np.zeros((0, self.dim))
+
+    def rows(self, item_ids: np.ndarray) -> np.ndarray:
+        missing = [int(i) for i in item_ids if int(i) not in self.lookup]
+        if missing:
+            raise RetrievalError(f"unknown item id {missing[0]} (the index holds {len(self):,} items)")
+        return np.array([self.lookup[int(i)] for i in item_ids], dtype=np.int64)
+
+
+def _checksums(folder: Path) -> dict[str, str]:
+    return {name: sha256_file(folder / name) for name in (INDEX_FILE, IDS_FILE, ITEMS_FILE)}
+
+
+def _write_items(path: Path, item_ids: np.ndarray, titles: list[str]) -> None:
+    pq.write_table(pa.table({"item_id": pa.array(item_ids, pa.int64()), "title": pa.array(titles, pa.string())}), path)
+
+
+def build_index(out_dir: Path, vectors: np.ndarray, item_ids: np.ndarray, titles: list[str], source: dict[str, Any],
+                kind: str = "auto", queries: np.ndarray | None = None, recall_floor: float = 0.95,
+                hnsw_m: int = 32, ivf_lists: int | None = None, seed: int = 42) -> dict[str, Any]:
+    """Build, measure and atomically publish an index of ``vectors`` (n, d) keyed by ``item_ids``
+    (with each item's title in ``items.parquet``, so answers need no other file).
+
+    ``queries`` (held-out user queries) measure an approximate index's recall@10 against
+    exact search; without them, a seeded sample of the items' own vectors is used.
+    """
+    faiss = _faiss()
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    item_ids = np.asarray(item_ids, dtype=np.int64)
+    if vectors.ndim != 2 or len(vectors) != len(item_ids) or len(titles) != len(item_ids) or len(vectors) == 0:
+        raise RetrievalError(f"need (n, d) vectors and n ids, got {vectors.shape} and {item_ids.shape}")
+    if len(np.unique(item_ids)) != len(item_ids):
+        raise RetrievalError("item ids must be unique")
+    if not np.isfinite(vectors).all():
+        raise RetrievalError("item vectors contain NaN or infinite values")
+    n, dim = vectors.shape
+    chosen = ("flat" if n <= FLAT_LIMIT else "hnsw") if kind == "auto" else kind
+    started = time.perf_counter()
+    index = _make(chosen, dim, n, hnsw_m, ivf_lists)
+    if not index.is_trained:
+        index.train(vectors)
+    index.add(vectors)
+    build_seconds = time.perf_counter() - started
+    recall = 1.0
+    if chosen != "flat":
+        rng = np.random.default_rng(seed)
+        if queries is None or len(queries) == 0:
+            queries = vectors[rng.choice(n, size=min(n, 1000), replace=False)]
+        elif len(queries) > 1000:
+            queries = queries[rng.choice(len(queries), size=1000, replace=False)]
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        exact = faiss.IndexFlatIP(dim)
+        exact.add(vectors)
+        k = min(10, n)
+        _, truth = exact.search(queries, k)
+        _, found = index.search(queries, k)
+        recall = recall_at(found, truth)
+        if recall < recall_floor:
+            raise RetrievalError(f"{chosen} index recall@10 {recall:.3f} is below the floor {recall_floor:.2f} "
+                              "(on held-out queries vs exact search): use --kind flat, a larger --hnsw-m, "
+                              "or lower --recall-floor knowingly")
+    with atomic_dir(out_dir) as tmp:
+        faiss.write_index(index, str(tmp / INDEX_FILE))
+        np.save(tmp / IDS_FILE, item_ids, allow_pickle=False)
+        _write_items(tmp / ITEMS_FILE, item_ids, titles)
+        manifest = {"source": source, "width": dim, "metric": "inner_product", "kind": chosen, "items": n,
+                    "recall_at_10": round(recall, 4), "recall_floor": recall_floor,
+                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "build_seconds": round(build_seconds, 3),
+                    "sha256": _checksums(tmp),
+                    "faiss_version": faiss.__version__}
+        write_json(tmp / MANIFEST_FILE, manifest)
+    return manifest
+
+
+def load_index(folder: Path, expected_dim: int | None = None) -> ItemIndex:
+    """Load and verify an index: checksums must match the manifest and the width the model's."""
+    faiss = _faiss()
+    manifest_path = folder / MANIFEST_FILE
+    if not manifest_path.exists():
+        raise RetrievalError(f"no index in {folder}: run `gerec index build`")
+    manifest = read_json(manifest_path)
+    for name, digest in manifest["sha256"].items():
+        if sha256_file(folder / name) != digest:
+            raise RetrievalError(f"{folder / name} does not match its manifest checksum: the index is damaged "
+                              "or was changed by hand; rebuild it with `gerec index build`")
+    if expected_dim is not None and manifest["width"] != expected_dim:
+        raise RetrievalError(f"index {folder} has width {manifest['width']} but the model's queries have width "
+                          f"{expected_dim}: rebuild the index for this model")
+    index = faiss.read_index(str(folder / INDEX_FILE))
+    if index.d != manifest["width"]:
+        raise RetrievalError(f"{folder / INDEX_FILE} has width {index.d}, its manifest says {manifest['width']}")
+    if isinstance(index, faiss.IndexHNSW):
+        index.hnsw.efSearch = 128
+    ids = np.load(folder / IDS_FILE, allow_pickle=False)
+    if len(ids) != index.ntotal:
+        raise RetrievalError(f"{folder}: {len(ids)} ids for {index.ntotal} vectors")
+    return ItemIndex(index, ids, manifest)
+
+
+def add_to_index(folder: Path, vectors: np.ndarray, item_ids: np.ndarray, titles: list[str]) -> dict[str, Any]:
+    """Append items (cold start) without a rebuild; republished atomically with a new manifest."""
+    faiss = _faiss()
+    current = load_index(folder)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    item_ids = np.asarray(item_ids, dtype=np.int64)
+    if vectors.shape[1:] != (current.dim,):
+        raise RetrievalError(f"new vectors have width {vectors.shape[-1]}, the index {current.dim}")
+    clash = set(item_ids.tolist()) & set(current.ids.tolist())
+    if clash:
+        raise RetrievalError(f"item id {min(clash)} is already in the index")
+    current.index.add(vectors)
+    ids = np.concatenate([current.ids, item_ids])
+    known = pq.read_table(folder / ITEMS_FILE)["title"].to_pylist()
+    with atomic_dir(folder) as tmp:
+        faiss.write_index(current.index, str(tmp / INDEX_FILE))
+        np.save(tmp / IDS_FILE, ids, allow_pickle=False)
+        _write_items(tmp / ITEMS_FILE, ids, known + list(titles))
+        manifest = {**current.manifest, "items": len(ids), "added": current.manifest.get("added", 0) + len(item_ids),
+                    "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "sha256": _checksums(tmp)}
+        write_json(tmp / MANIFEST_FILE, manifest)
+    return manifest

@@ -1,0 +1,1 @@
+"""Serving: recommendations with per-attribute reasons, as a library, a CLI and an HTTP service."""
