@@ -1,0 +1,189 @@
+"""Index round trip and checks, top-k = brute force, atomic rebuild, cold start, the HTTP service."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from gerec import Workspace
+from gerec.data.sequences import Sequences
+from gerec.features import store
+from gerec.features.stage import materialize_workspace
+from gerec.refine.stages import train_refined
+from gerec.retrieval.build import build_model_index
+from gerec.retrieval.coldstart import add_items
+from gerec.retrieval.index import RetrievalError, build_index, load_index
+from gerec.serving.http import create_app
+from gerec.serving.recommender import Recommender, RequestError, index_dir
+from gerec_cli.main import app
+from small_workspace import N_ITEMS
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, prepared: Path) -> Path:
+    """The prepared workspace with a store, a refined SASRec and its index (built once)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("served") / "ws"
+    shutil.copytree(prepared, root)
+    ws = Workspace.resolve(root)
+    store.apply(ws)
+    materialize_workspace(ws, show_progress=False)
+    train_refined(ws, "sasrec", "both", {"epochs": 2}, show_progress=False)
+    build_model_index(ws, "sasrec", "refined")
+    return root
+
+
+def _random_index(folder: Path, n: int = 500, d: int = 8, seed: int = 0, kind: str = "flat") -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    build_index(folder, vectors, np.arange(1, n + 1), [f"item {i}" for i in range(1, n + 1)], {"test": True}, kind)
+    return vectors
+
+
+def test_index_round_trip_and_exact_search(tmp_path: Path) -> None:
+    vectors = _random_index(tmp_path / "idx")
+    index = load_index(tmp_path / "idx", expected_dim=8)
+    assert len(index) == 500 and index.manifest["kind"] == "flat" and index.manifest["recall_at_10"] == 1.0
+    queries = np.random.default_rng(1).standard_normal((5, 8)).astype(np.float32)
+    ids, scores = index.search(queries, 10, exclude=[{1, 2}] * 5)
+    brute = queries @ vectors.T
+    for b in range(5):
+        brute[b, [0, 1]] = -np.inf  # items 1, 2 excluded
+        assert ids[b].tolist() == (np.argsort(-brute[b])[:10] + 1).tolist()
+        assert np.allclose(scores[b], np.sort(brute[b])[::-1][:10], atol=1e-5)
+    assert np.allclose(index.vectors(np.array([7])), vectors[6])
+
+
+def test_index_checks_checksums_widths_and_recall(tmp_path: Path) -> None:
+    _random_index(tmp_path / "idx")
+    with pytest.raises(RetrievalError, match="has width 8 but the model's queries have width 16"):
+        load_index(tmp_path / "idx", expected_dim=16)
+    with open(tmp_path / "idx" / "ids.npy", "r+b") as fh:  # damage one byte of the id map
+        fh.seek(-1, 2)
+        fh.write(b"\x7f")
+    with pytest.raises(RetrievalError, match="does not match its manifest checksum"):
+        load_index(tmp_path / "idx")
+    with pytest.raises(RetrievalError, match="below the floor"):
+        _random_index(tmp_path / "ivf", n=400, d=32, kind="ivf")  # coarse IVF on random vectors misses
+    assert not (tmp_path / "ivf").exists()  # nothing published
+    hnsw = tmp_path / "hnsw"
+    _random_index(hnsw, n=2000, d=16, kind="hnsw")
+    assert load_index(hnsw).manifest["recall_at_10"] >= 0.95
+
+
+def test_rebuild_is_atomic_for_a_reader(tmp_path: Path) -> None:
+    old_vectors = _random_index(tmp_path / "idx", seed=0)
+    reader = load_index(tmp_path / "idx")
+    query = old_vectors[:1]
+    before = reader.search(query, 5)
+    new_vectors = _random_index(tmp_path / "idx", seed=1)  # rebuild while the reader holds the old one
+    assert np.array_equal(reader.search(query, 5)[0], before[0])  # the old reader still answers from memory
+    fresh = load_index(tmp_path / "idx")
+    assert np.allclose(fresh.vectors(np.array([1])), new_vectors[:1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]  # no temporary folders left behind
+
+
+def test_recommend_equals_brute_force_ranking(served: Path) -> None:
+    ws = Workspace.resolve(served)
+    rec = Recommender.load(ws, "refined-sasrec")
+    seqs = Sequences.from_workspace(ws)
+    for user in (1, 7, 23):
+        answer = rec.recommend(user_id=user, k=10)
+        assert not answer["cold_start"]
+        history = seqs.items[seqs.indptr[user]:seqs.indptr[user + 1]]
+        scores = rec.model.score(torch.from_numpy(history[None, -20:]), torch.tensor([user]))[0].detach().numpy()
+        scores[0] = -np.inf
+        scores[history] = -np.inf
+        expected = np.argsort(-scores, kind="stable")[:10]
+        assert [i["item_id"] for i in answer["items"]] == expected.tolist()
+        for item in answer["items"]:  # the explanation is exact: parts add up to the score
+            assert abs(sum(item["attributes"].values()) + item["latent"] - item["score"]) < 1e-4
+            assert abs(item["score"] - scores[item["item_id"]]) < 1e-4
+
+
+def test_cold_start_user_and_item(served: Path, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(served, tmp_path / "ws")
+    ws = Workspace.resolve(tmp_path / "ws")
+    rec = Recommender.load(ws, "refined-sasrec")
+    new_user = rec.recommend(history=[3, 5, 8], k=5)
+    assert new_user["cold_start"] and {3, 5, 8}.isdisjoint(i["item_id"] for i in new_user["items"])
+    nobody = rec.recommend(user_id=10**6, k=3)
+    assert nobody["cold_start"] and nobody["fallback"] == "popularity" and len(nobody["items"]) == 3
+    with pytest.raises(RequestError, match="unknown item id 99999"):
+        rec.recommend(history=[1, 99999])
+    text = "A hilarious comedy. Laugh-out-loud jokes and slapstick gags keep it funny."
+    ids, manifest = add_items(ws, "refined-sasrec", ["Brand New Comedy"], [text])
+    assert ids == [N_ITEMS + 1] and manifest["items"] == N_ITEMS + 1 and manifest["added"] == 1
+    rec = Recommender.load(ws, "refined-sasrec")
+    humor = rec.attributes.index("humor")
+    vector = rec.index.vectors(np.array(ids))[0]
+    assert vector[humor] > np.median(rec.index.vectors(np.arange(1, N_ITEMS + 1))[:, humor])  # reads as funny
+    neighbours = rec.similar(ids[0], k=5)  # retrievable at once, with no interactions
+    assert neighbours["title"] == "Brand New Comedy" and len(neighbours["items"]) == 5
+    with_new = rec.recommend(history=[3, ids[0]], k=3)  # a history may hold the new item too
+    assert with_new["history"] == [3, ids[0]] and ids[0] not in [i["item_id"] for i in with_new["items"]]
+
+
+def test_http_service_endpoints_and_errors(served: Path) -> None:
+    ws = Workspace.resolve(served)
+    manifest = index_dir(ws, "refined-sasrec") / "manifest.json"
+    client = TestClient(create_app(lambda: Recommender.load(ws, "refined-sasrec"), manifest, api_key="s3cret"))
+    key = {"X-API-Key": "s3cret"}
+    assert client.get("/healthz").json()["items"] == N_ITEMS
+    assert client.get("/recommend", params={"user_id": 1, "k": 3}).status_code == 401
+    body = client.get("/recommend", params={"user_id": 1, "k": 3}, headers=key).json()
+    assert len(body["items"]) == 3 and not body["cold_start"] and "reasons" in body["items"][0]
+    cold = client.get("/recommend", params={"user_id": 10**6}, headers=key).json()
+    assert cold["cold_start"] and cold["fallback"] == "popularity"
+    posted = client.post("/recommend", json={"history": [1, 2, 3], "k": 4}, headers=key).json()
+    assert posted["cold_start"] and len(posted["items"]) == 4
+    assert len(client.get("/similar", params={"item_id": 4, "k": 2}, headers=key).json()["items"]) == 2
+    explained = client.get("/explain", params={"user_id": 1, "item_id": 4}, headers=key).json()
+    assert set(explained["attributes"]) and "latent" in explained
+    for method, url, kwargs, status in [
+        ("get", "/recommend", {"params": {"user_id": 1, "k": 0}}, 422),
+        ("get", "/recommend", {"params": {"user_id": 1, "k": 5000}}, 422),
+        ("get", "/recommend", {"params": {"user_id": "abc"}}, 422),
+        ("get", "/similar", {"params": {"item_id": 99999}}, 404),
+        ("get", "/explain", {"params": {"user_id": 1, "item_id": 99999}}, 404),
+        ("post", "/recommend", {"json": {"history": []}}, 422),
+        ("post", "/recommend", {"json": {"history": ["x"]}}, 422),
+        ("post", "/recommend", {"json": {"history": [1, 99999]}}, 404),
+        ("get", "/recommend", {"params": {"user_id": 1, "k": N_ITEMS + 1}}, 400),
+    ]:
+        response = getattr(client, method)(url, headers=key, **kwargs)
+        assert response.status_code == status, (url, kwargs, response.text)
+        assert "detail" in response.json()
+    assert "/recommend" in client.get("/openapi.json").json()["paths"]
+    # a rebuild is picked up without a restart
+    before = client.get("/healthz").json()["index"]
+    build_model_index(ws, "sasrec", "refined", kind="hnsw", recall_floor=0.5)
+    assert client.get("/healthz").json()["kind"] == "hnsw"
+    assert client.get("/healthz").json()["index"] >= before
+    build_model_index(ws, "sasrec", "refined")
+
+
+def test_cli_index_recommend_similar_explain(served: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    root = ["--workspace", str(served), "--threads", "1"]
+    out = runner.invoke(app, root + ["recommend", "--user", "2", "-k", "3", "--json"])
+    assert out.exit_code == 0, out.output
+    assert len(json.loads(out.stdout)["items"]) == 3
+    out = runner.invoke(app, root + ["similar", "--item", "5", "-k", "2"])
+    assert out.exit_code == 0 and "items like 5" in out.output
+    chart = tmp_path / "why.png"
+    out = runner.invoke(app, root + ["explain", "--user", "2", "--item", "5", "--plot", str(chart)])
+    assert out.exit_code == 0 and "latent" in out.output
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = runner.invoke(app, root + ["recommend", "--history", "1,x"])
+    assert out.exit_code == 1 and "comma-separated item ids" in out.output
+    out = runner.invoke(app, root + ["index", "build", "--name", "nope", "--variant", "guided"])
+    assert out.exit_code == 1 and "gerec refine train --model sasrec" in out.output
