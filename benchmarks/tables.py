@@ -42,6 +42,61 @@ def guided_quality() -> None:
             print(f"| {key} | {value:.3f} |" + (f" {d['finetuned'][key]:.3f} |" if tuned else ""))
 
 
+def refined_quality() -> None:
+    path = RESULTS / "refined_quality.json"
+    if not path.exists():
+        return
+    runs = json.loads(path.read_text())["runs"]
+    metrics = ("MRR@10", "Recall@10", "NDCG@10")
+    print("\n| dataset | model | variant | " + " | ".join(metrics) + " | epochs (best run) | stopped by |")
+    print("|---|---|---|" + "---:|" * len(metrics) + "---:|---|")
+    labels = {"base": "base", "reduced": "reduced-only", "refined": "refined"}
+    for r in runs.values():
+        for variant, values in r["variants"].items():
+            cells = " | ".join(f"{values[m]['mean']:.4f} [{values[m]['low']:.4f}, {values[m]['high']:.4f}]" for m in metrics)
+            print(f"| {r['dataset']} | {r['model']} | {labels[variant]} | {cells} | {r['epochs'][variant]} | "
+                  f"{r['stopped'][variant]} |")
+        for gain, values in r["gains"].items():
+            cells = " | ".join(f"{values[m]['mean']:+.1%} [{values[m]['low']:+.1%}, {values[m]['high']:+.1%}]"
+                               for m in metrics)
+            print(f"| {r['dataset']} | {r['model']} | {gain.replace('_', ' ')} | {cells} | | |")
+
+
+def feature_store() -> None:
+    path = RESULTS / "feature_store.json"
+    if not path.exists():
+        return
+    r = json.loads(path.read_text())
+    print(f"\n| items | ingest s | materialize s | rows/s | online read 1 entity (median / p99 ms) | "
+          "100 entities (median / p99 ms) |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    one, hundred = r["online_read"]["1_entities"], r["online_read"]["100_entities"]
+    print(f"| {r['items']:,} | {r['ingest_seconds']:.2f} | {r['materialize_seconds']:.2f} | "
+          f"{r['materialized_rows_per_second']:,} | {one['median_ms']:.2f} / {one['p99_ms']:.2f} | "
+          f"{hundred['median_ms']:.2f} / {hundred['p99_ms']:.2f} |")
+
+
+def serving() -> None:
+    path = RESULTS / "serving.json"
+    if not path.exists():
+        return
+    r = json.loads(path.read_text())
+    print("\n| vectors | items | FAISS flat q/s | NumPy q/s | FAISS / NumPy | same top-10 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for s in r["search"]:
+        print(f"| {s['vectors']} | {s['items']:,} | {s['faiss_qps']:,.0f} | {s['numpy_qps']:,.0f} | {s['ratio']:.2f}× | "
+              f"{s['same_top10']:.0%} |")
+    print("\n| server processes | concurrency | requests | errors | p50 ms | p99 ms | requests/s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for workers, loads in r.get("load_by_workers", {"1": r["load"]}).items():
+        for load in loads:
+            print(f"| {workers} | {load['concurrency']} | {load['requests']:,} | {load['errors']} | {load['p50_ms']:.1f} | "
+                  f"{load['p99_ms']:.1f} | {load['requests_per_second']:.0f} |")
+
+
 if __name__ == "__main__":
     base_models()
     guided_quality()
+    refined_quality()
+    feature_store()
+    serving()

@@ -113,14 +113,19 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     index: IndexOption = "refined-sasrec",
     api_key: Annotated[Optional[str], typer.Option(envvar="GEREC_API_KEY", help="Require this X-API-Key header.")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes (each loads the model and index).")] = 1,
 ) -> None:
     """Serve /recommend, /similar, /explain and /healthz over HTTP (OpenAPI docs at /docs)."""
+    import os
+
     import uvicorn
 
-    from gerec.serving.http import create_app
-    from gerec.serving.recommender import Recommender, index_dir
+    from gerec.serving.recommender import Recommender
 
-    configure_threads(ctx)
     ws = workspace(ctx)
-    app = create_app(lambda: Recommender.load(ws, index), index_dir(ws, index) / "manifest.json", api_key)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    Recommender.load(ws, index, with_store=False)  # a missing or damaged index fails here, with a clear message
+    threads = ctx.find_root().params.get("threads")
+    os.environ.update({"GEREC_WORKSPACE": str(ws.root), "GEREC_INDEX": index, "GEREC_API_KEY": api_key or "",
+                       **({"GEREC_THREADS": str(threads)} if threads else {})})
+    uvicorn.run("gerec.serving.http:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")

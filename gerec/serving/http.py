@@ -8,6 +8,7 @@ sees the new manifest and the service loads the new index before answering — n
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,10 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from gerec.errors import GerecError
 from gerec.serving.recommender import MAX_K, Recommender, RequestError
+
+logger = logging.getLogger("gerec.serve")
 
 KParam = Annotated[int, Query(ge=1, le=MAX_K, description="How many items to return.")]
 
@@ -34,20 +38,26 @@ class Current:
     def __init__(self, load: Callable[[], Recommender], manifest: Path) -> None:
         self.load, self.manifest = load, manifest
         self.lock = threading.Lock()
+        self.recommender = load()  # a missing or damaged index is an error at start-up, not per request
         self.stamp = self._stamp()
-        self.recommender = load()
 
-    def _stamp(self) -> tuple[int, int]:
-        stat = self.manifest.stat()
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.manifest.stat()
+        except FileNotFoundError:  # the instant between moving the old folder out and the new one in
+            return None
         return stat.st_ino, stat.st_mtime_ns
 
     def get(self) -> Recommender:
         stamp = self._stamp()
-        if stamp != self.stamp:
+        if stamp is not None and stamp != self.stamp:
             with self.lock:
                 if stamp != self.stamp:
-                    self.recommender = self.load()  # requests in flight keep the old object
-                    self.stamp = stamp
+                    try:
+                        self.recommender = self.load()  # requests in flight keep the old object
+                        self.stamp = stamp
+                    except (GerecError, OSError) as err:  # a half-published or bad index: keep serving the old
+                        logger.warning("keeping the loaded index: reload failed: %s", err)
         return self.recommender
 
 
@@ -89,3 +99,21 @@ def create_app(load: Callable[[], Recommender], manifest: Path, api_key: str | N
         return current.get().explain(item_id, user_id=user_id)
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for ``GEREC_WORKSPACE`` / ``GEREC_INDEX`` / ``GEREC_API_KEY``: what each uvicorn
+    worker process builds when the service runs with several workers."""
+    import os
+
+    from gerec.serving.recommender import index_dir
+    from gerec.workspace import Workspace
+
+    ws = Workspace.resolve(os.environ["GEREC_WORKSPACE"])
+    index = os.environ.get("GEREC_INDEX", "refined-sasrec")
+    if os.environ.get("GEREC_THREADS"):
+        import torch
+
+        torch.set_num_threads(int(os.environ["GEREC_THREADS"]))
+    return create_app(lambda: Recommender.load(ws, index), index_dir(ws, index) / "manifest.json",
+                      os.environ.get("GEREC_API_KEY") or None)
