@@ -187,3 +187,35 @@ def test_cli_index_recommend_similar_explain(served: Path, tmp_path: Path) -> No
     assert out.exit_code == 1 and "comma-separated item ids" in out.output
     out = runner.invoke(app, root + ["index", "build", "--name", "nope", "--variant", "guided"])
     assert out.exit_code == 1 and "gerec refine train --model sasrec" in out.output
+
+
+def test_gerec_serve_runs_on_loopback(served: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "gerec_cli", "--workspace", str(served), "--threads", "1", "serve",
+                               "--port", str(port), "--api-key", "k"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for _ in range(120):
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read().decode()
+                time.sleep(0.5)
+        assert health.json()["items"] == N_ITEMS
+        got = httpx.get(f"http://127.0.0.1:{port}/recommend", params={"user_id": 1, "k": 2}, headers={"X-API-Key": "k"})
+        assert got.status_code == 200 and len(got.json()["items"]) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    bad = subprocess.run([sys.executable, "-m", "gerec_cli", "--workspace", str(served), "serve", "--index", "nope"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "gerec index build" in bad.stderr
