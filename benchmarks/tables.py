@@ -67,7 +67,7 @@ def feature_store() -> None:
     if not path.exists():
         return
     r = json.loads(path.read_text())
-    print(f"\n| items | ingest s | materialize s | rows/s | online read 1 entity (median / p99 ms) | "
+    print("\n| items | ingest s | materialize s | rows/s | online read 1 entity (median / p99 ms) | "
           "100 entities (median / p99 ms) |")
     print("|---:|---:|---:|---:|---:|---:|")
     one, hundred = r["online_read"]["1_entities"], r["online_read"]["100_entities"]
