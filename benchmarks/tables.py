@@ -48,7 +48,7 @@ def refined_quality() -> None:
         return
     runs = json.loads(path.read_text())["runs"]
     metrics = ("MRR@10", "Recall@10", "NDCG@10")
-    print("\n| dataset | model | variant | " + " | ".join(metrics) + " | epochs (best run) | stopped by |")
+    print("\n| dataset | model | variant | " + " | ".join(metrics) + " | epochs run | stopped by |")
     print("|---|---|---|" + "---:|" * len(metrics) + "---:|---|")
     labels = {"base": "base", "reduced": "reduced-only", "refined": "refined"}
     for r in runs.values():
