@@ -92,6 +92,19 @@ class Recommender:
             return None
         return self.recent(user_id)
 
+    def resolve(self, user_id: int | None, history: list[int] | None) -> tuple[list[int], bool]:
+        """(history, cold start?): a known user's recent items from the store, or the given
+        history — cold unless it comes with a known user's id (whose guided vector then applies)."""
+        if history is None:
+            if user_id is None:
+                raise RequestError("give a user id or a history")
+            stored = self.history(user_id)
+            if stored is None:
+                raise RequestError(f"unknown user {user_id}: send their history instead")
+            return stored, False
+        self.check_items(history)
+        return history, user_id is None or not 1 <= user_id <= self.n_users
+
     def query(self, history: list[int], user_id: int | None) -> np.ndarray:
         """(d,) the query vector: the model's state after ``history`` (+ β·g_u for a known user)."""
         if not history:
@@ -122,21 +135,13 @@ class Recommender:
                   top_reasons: int = 3) -> dict[str, Any]:
         """Top-k items for a known user (history from the store) or for a given history (cold start)."""
         self.check_k(k)
-        cold = True
-        if history is None:
-            if user_id is None:
-                raise RequestError("give a user id or a history")
-            history = self.history(user_id)
-            if history is None:  # a user nobody knows, with no history: the most popular items
-                items = [{"item_id": i, "title": self.titles.get(i, ""), "score": None, "attributes": {},
-                          "latent": None, "reasons": []} for i in self.popular[:k]]
-                return {"user_id": user_id, "cold_start": True, "fallback": "popularity", "history": [],
-                        "items": items}
-            cold = False
-        else:
-            self.check_items(history)
-            if user_id is not None:
-                cold = not 1 <= user_id <= self.n_users
+        stored = self.history(user_id) if history is None and user_id is not None else None
+        if history is None and user_id is not None and stored is None:
+            # a user nobody knows, with no history: the most popular items
+            items = [{"item_id": i, "title": self.titles.get(i, ""), "score": None, "attributes": {},
+                      "latent": None, "reasons": []} for i in self.popular[:k]]
+            return {"user_id": user_id, "cold_start": True, "fallback": "popularity", "history": [], "items": items}
+        history, cold = (stored, False) if stored is not None else self.resolve(user_id, history)
         query = self.query(history, None if cold else user_id)
         ids, _ = self.index.search(query[None, :], k, exclude=[set(history)])
         items = self.contributions(query, [int(i) for i in ids[0] if i >= 0])
@@ -162,13 +167,7 @@ class Recommender:
         self.check_items([item_id])
         if not self.m:
             raise RequestError("explanations need a refined model (its index has no attribute dimensions)")
-        cold = history is not None or self.history(user_id or 0) is None
-        if history is None:
-            history = self.history(user_id or 0)
-            if history is None:
-                raise RequestError(f"unknown user {user_id}: send their history instead")
-        else:
-            self.check_items(history)
+        history, cold = self.resolve(user_id, history)
         query = self.query(history, None if cold else user_id)
         (item,) = self.contributions(query, [item_id])
         return {"user_id": user_id, "cold_start": cold, **item}
