@@ -143,6 +143,18 @@ def load_checkpoint(out_dir: Path) -> SequentialModel:
     return model
 
 
+def user_queries(model: SequentialModel, seqs: Sequences, users: np.ndarray, split: str,
+                 batch_size: int = 512) -> np.ndarray:
+    """(len(users), d) the model's query vectors for each user's history before their ``split`` target."""
+    out = [np.zeros((0, model.config.dim), dtype=np.float32)]
+    with torch.inference_mode():
+        for start in range(0, len(users), batch_size):
+            batch = users[start:start + batch_size]
+            histories = torch.from_numpy(seqs.padded(batch, split, int(model.config.max_len)))
+            out.append(model.user_vectors(histories, torch.from_numpy(batch)).numpy())
+    return np.concatenate(out)
+
+
 def _check_resumable(out_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     state_path = out_dir / "state.json"
     if not state_path.exists():

@@ -90,8 +90,9 @@ def apply(ws: Workspace) -> dict[str, Any]:
     root.mkdir(parents=True, exist_ok=True)
     descriptions = {a["name"]: a.get("description", "") for a in manifest["schema"]["attributes"]}
     attributes = [{"name": n, "description": descriptions.get(n, "")} for n in manifest["attributes"]]
-    if (root / "attributes.json").exists() and attributes_of(root) != attributes:
-        old = [a["name"] for a in attributes_of(root)]
+    old = attributes_of(root) if (root / "attributes.json").exists() else attributes
+    if old != attributes:
+        old = [a["name"] for a in old]
         raise GerecError(f"the store in {root} holds other attributes ({', '.join(old)}); "
                          "remove the folder to rebuild it for the new schema")
     write_json(root / "attributes.json", attributes)

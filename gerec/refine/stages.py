@@ -32,22 +32,10 @@ from gerec.features.tables import guided_manifest, write_reduced
 from gerec.models.refined import Refinement
 from gerec.refine.normalize import Normalizer
 from gerec.refine.reduce import fit_reduction
-from gerec.training import TrainResult, configs_from, load_checkpoint, train
+from gerec.training import TrainResult, configs_from, load_checkpoint, train, user_queries
 from gerec.workspace import Workspace
 
 PARTS = {"both": "refined", "reduced": "reduced", "guided": "guided"}  # --parts → model folder prefix
-
-
-def base_queries(model: Any, seqs: Sequences, batch_size: int = 512) -> np.ndarray:
-    """(U, d) the base model's query vectors for every user's train history."""
-    users = seqs.users
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(users), batch_size):
-            batch = users[start:start + batch_size]
-            histories = torch.from_numpy(seqs.padded(batch, "valid", int(model.config.max_len)))
-            out.append(model.user_vectors(histories, torch.from_numpy(batch)).numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.config.dim), dtype=np.float32)
 
 
 def reduce_base_model(ws: Workspace, base_model: str, method: str = "pca", k: int | None = None,
@@ -62,7 +50,10 @@ def reduce_base_model(ws: Workspace, base_model: str, method: str = "pca", k: in
         raise GerecError(f"base width d={d} leaves no room for {m} attributes (k = d − m = {k}): "
                          f"train the base model with --set dim={m + 16} or more")
     table = model.catalogue().detach()[1:].numpy().astype(np.float64)  # (n_items, d)
-    queries = base_queries(model, Sequences.from_workspace(ws)).astype(np.float64) if method == "linear" else None
+    queries = None
+    if method == "linear":  # the base model's queries over every user's train history
+        seqs = Sequences.from_workspace(ws)
+        queries = user_queries(model, seqs, seqs.users, "valid").astype(np.float64)
     reduction = fit_reduction(table, k, method, queries, seed)
     write_reduced(ws, base_model, reduction.transform(table), f"{method} k={k} of d={d}")
     return {"base_model": base_model, **reduction.to_dict(), "d": d, "m": m}

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
-import torch
 
 from gerec.artifacts import read_json
 from gerec.data.sequences import Sequences
@@ -16,19 +15,16 @@ from gerec.serving.recommender import index_dir
 from gerec.workspace import Workspace
 
 
-def held_out_queries(model: Any, seqs: Sequences, limit: int = 1000, seed: int = 0) -> np.ndarray:
-    """Query vectors of up to ``limit`` users for their test target (what an index must rank well)."""
+def held_out_users(seqs: Sequences, limit: int = 1000, seed: int = 0) -> np.ndarray:
+    """Up to ``limit`` users whose test-target queries measure an approximate index's recall."""
     users = seqs.users[seqs.lengths(seqs.users) >= 2]
-    users = np.sort(np.random.default_rng(seed).choice(users, size=min(limit, len(users)), replace=False))
-    histories = torch.from_numpy(seqs.padded(users, "test", int(model.config.max_len)))
-    with torch.inference_mode():
-        return model.user_vectors(histories, torch.from_numpy(users)).numpy()
+    return np.sort(np.random.default_rng(seed).choice(users, size=min(limit, len(users)), replace=False))
 
 
 def build_model_index(ws: Workspace, model: str = "sasrec", variant: str = "refined", kind: str = "auto",
                       recall_floor: float = 0.95, name: str | None = None) -> dict[str, Any]:
     """Index ``models/<variant>-<model>``'s item table as ``indexes/<variant>-<model>`` (or ``name``)."""
-    from gerec.training import load_checkpoint
+    from gerec.training import load_checkpoint, user_queries
 
     model_dir = ws.model_dir(variant, model)
     if not (model_dir / "model.safetensors").exists():
@@ -42,6 +38,7 @@ def build_model_index(ws: Workspace, model: str = "sasrec", variant: str = "refi
     meta = read_json(model_dir / "config.json").get("refine", {})
     source = {"model_dir": str(model_dir), "model": model, "variant": variant, "embedding": "refined" if meta else "base",
               "attributes": meta.get("attributes", []) if meta.get("frozen_dim") else []}
-    queries = held_out_queries(net, Sequences.from_workspace(ws))
+    seqs = Sequences.from_workspace(ws)
+    queries = user_queries(net, seqs, held_out_users(seqs), "test")
     return build_index(index_dir(ws, name or f"{variant}-{model}"), table, np.asarray(items["item_id"]),
                        items["title"].to_pylist(), source, kind, queries, recall_floor)
