@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
@@ -23,7 +23,7 @@ def evaluate(
     """Evaluate every trained variant; write reports/results.json and results.md."""
     from gerec.artifacts import atomic_file, write_json
     from gerec.errors import GerecError
-    from gerec.evaluation.compare import LABELS, compare, markdown
+    from gerec.evaluation.compare import compare, markdown
 
     configure_threads(ctx)
     ws = workspace(ctx)
@@ -37,7 +37,15 @@ def evaluate(
     if json_out:
         print_json(results)
         return
-    table = Table(title=f"{results['dataset']}: {split}, full catalogue, history excluded (95% bootstrap CI)")
+    console.print(comparison_table(results))
+    console.print(f"all metrics (K = 5, 10, 20): {ws.reports_dir / 'results.md'}, {ws.reports_dir / 'results.json'}")
+
+
+def comparison_table(results: dict[str, Any]) -> Table:
+    """The headline metrics of a comparison (``gerec.evaluation.compare``) as a terminal table."""
+    from gerec.evaluation.compare import LABELS
+
+    table = Table(title=f"{results['dataset']}: {results['split']}, full catalogue, history excluded (95% bootstrap CI)")
     for col in ("model", "variant", *HEADLINE):
         table.add_column(col, justify="left" if col in ("model", "variant") else "right")
     for row in results["rows"]:
@@ -49,5 +57,4 @@ def evaluate(
             table.add_row(row["model"], f"{LABELS[new]} vs {LABELS[old]}",
                           *(f"{values[m]['mean']:+.1%} [{values[m]['low']:+.1%}, {values[m]['high']:+.1%}]"
                             for m in HEADLINE))
-    console.print(table)
-    console.print(f"all metrics (K = 5, 10, 20): {ws.reports_dir / 'results.md'}, {ws.reports_dir / 'results.json'}")
+    return table

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from gerec_cli.common import configure_threads, console, metrics_table, print_json, workspace
 from gerec_cli.data import stats_table
+from gerec_cli.evaluate import comparison_table
 
 
 def run(
@@ -27,7 +28,7 @@ def run(
     from gerec.data import import_dataset, workspace_stats
     from gerec.data.sequences import Sequences
     from gerec.data.synth import SynthConfig, import_synthetic, synthesize
-    from gerec.evaluation.compare import compare, markdown
+    from gerec.evaluation.compare import compare
     from gerec.features.stage import materialize_workspace
     from gerec.features.store import apply
     from gerec.evaluation import evaluate, metric_names
@@ -78,5 +79,5 @@ def run(
                                 {name: r["test"] for name, r in results.items()}, metric_names()))
     console.print(f"guided embeddings: {guided['items']['rows']:,} items and {guided['users']['rows']:,} users scored "
                   f"on {len(attribute_schema)} '{attribute_schema.domain}' attributes ({guided['seconds']:.0f} s)")
-    console.print(markdown(comparison, ["MRR@10", "Recall@10", "NDCG@10"]))
+    console.print(comparison_table(comparison))
     console.print(f"artifacts: {ws.root}")
