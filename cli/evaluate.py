@@ -21,9 +21,8 @@ def evaluate(
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Evaluate every trained variant; write reports/results.json and results.md."""
-    from gerec.artifacts import atomic_file, write_json
     from gerec.errors import GerecError
-    from gerec.evaluation.compare import compare, markdown
+    from gerec.evaluation.compare import compare, write_results
 
     configure_threads(ctx)
     ws = workspace(ctx)
@@ -31,9 +30,7 @@ def evaluate(
     results = compare(ws, names, split, bootstrap, seed)
     if not results["rows"]:
         raise GerecError(f"no trained models in {ws.root / 'models'}: run `gerec base train` and `gerec refine train`")
-    write_json(ws.reports_dir / "results.json", results)
-    with atomic_file(ws.reports_dir / "results.md") as tmp:
-        tmp.write_text(markdown(results), encoding="utf-8")
+    write_results(ws, results)
     if json_out:
         print_json(results)
         return
@@ -43,18 +40,11 @@ def evaluate(
 
 def comparison_table(results: dict[str, Any]) -> Table:
     """The headline metrics of a comparison (``gerec.evaluation.compare``) as a terminal table."""
-    from gerec.evaluation.compare import LABELS
+    from gerec.evaluation.compare import table_rows
 
     table = Table(title=f"{results['dataset']}: {results['split']}, full catalogue, history excluded (95% bootstrap CI)")
     for col in ("model", "variant", *HEADLINE):
         table.add_column(col, justify="left" if col in ("model", "variant") else "right")
-    for row in results["rows"]:
-        for variant, values in row["variants"].items():
-            table.add_row(row["model"], LABELS[variant], *(f"{values[m]['mean']:.4f} [{values[m]['low']:.4f}, "
-                                                          f"{values[m]['high']:.4f}]" for m in HEADLINE))
-        for gain, values in row["gains"].items():
-            new, old = gain.split("_vs_")
-            table.add_row(row["model"], f"{LABELS[new]} vs {LABELS[old]}",
-                          *(f"{values[m]['mean']:+.1%} [{values[m]['low']:+.1%}, {values[m]['high']:+.1%}]"
-                            for m in HEADLINE))
+    for row in table_rows(results, HEADLINE):
+        table.add_row(*row[1:])
     return table

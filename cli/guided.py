@@ -22,23 +22,6 @@ DtypeOption = Annotated[str, typer.Option("--dtype", help="causal: weight dtype,
 QuietOption = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 
 
-def make_scorer(backend: str, model: str, generate: bool = False, dtype: str = "", batch_size: int = 0):  # noqa: ANN201
-    """The scorer a command asked for (heavy imports happen here, not at CLI start-up)."""
-    from gerec.errors import GerecError
-
-    if backend == "encoder":
-        from gerec.guided.encoder import EncoderScorer
-
-        return EncoderScorer(model, batch_size=batch_size or 512)
-    if backend == "causal":
-        from gerec.guided.causal import CausalScorer
-
-        if model == "all-MiniLM-L6-v2":
-            raise GerecError("--backend causal needs --model: a causal LM's local path or hub id")
-        return CausalScorer(model, batch_size=batch_size or 8, generate=generate, dtype=dtype or None)
-    raise GerecError(f"unknown backend '{backend}'; choose encoder or causal")
-
-
 @app.command()
 def schemas(json_out: Annotated[bool, typer.Option("--json", help="Print the full schemas as JSON.")] = False) -> None:
     """List the shipped attribute schemas."""
@@ -68,6 +51,7 @@ def score(
     """Score every item (its text) and user (recent train titles); resumable, cached by content hash."""
     from gerec.guided.schema import load_schema
     from gerec.guided.score import score_workspace
+    from gerec.guided.scorers import make_scorer
 
     configure_threads(ctx)
     ws = workspace(ctx)
@@ -113,6 +97,7 @@ def finetune(
     from gerec.guided.finetune import finetune as run_finetune
     from gerec.guided.schema import load_schema
     from gerec.guided.score import score_workspace
+    from gerec.guided.scorers import make_scorer
 
     configure_threads(ctx)
     ws = workspace(ctx)

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gerec_cli import base, data, evaluate, features, guided, index, refine, run, serving
+from gerec_cli import base, data, evaluate, features, guided, index, refine, report, run, serving
 from gerec_cli.common import GerecGroup
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.command("evaluate")(evaluate.evaluate)
 app.add_typer(index.app, name="index")
 for command in (serving.recommend, serving.similar, serving.explain, serving.serve):
     app.command(command.__name__)(command)
+app.command("report")(report.report)
 app.command("run")(run.run)
 
 

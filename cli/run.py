@@ -1,15 +1,15 @@
-"""`gerec run`: every stage that exists, on the synthetic default or on real data."""
+"""`gerec run`: every stage end to end, skipping the ones whose inputs have not changed."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
-from gerec_cli.common import configure_threads, console, metrics_table, print_json, workspace
-from gerec_cli.data import stats_table
+from gerec_cli.common import configure_threads, console, print_json, workspace
 from gerec_cli.evaluate import comparison_table
 
 
@@ -20,64 +20,48 @@ def run(
     items: Annotated[Optional[Path], typer.Option(help="Item text file for --data, where the format needs one.")] = None,
     models: Annotated[str, typer.Option(help="Base models to train, comma-separated: gru4rec,sasrec,bert4rec.")] = "sasrec",
     schema: Annotated[str, typer.Option(help="Attribute schema for the guided-embedding stage (name or YAML path).")] = "movies",
-    quick: Annotated[bool, typer.Option(help="A small synthetic dataset and few epochs: the whole run in seconds.")] = False,
+    backend: Annotated[str, typer.Option(help="Scorer: encoder (offline default) | causal (a prompted causal LM).")] = "encoder",
+    lm: Annotated[str, typer.Option(help="The scorer's model: a local path or hub id.")] = "all-MiniLM-L6-v2",
+    finetune: Annotated[bool, typer.Option(help="LoRA fine-tune the scorer on the train split before scoring.")] = False,
+    quick: Annotated[bool, typer.Option(help="A small synthetic dataset and 3 epochs per model: the whole run in about a minute.")] = False,
+    force: Annotated[Optional[list[str]], typer.Option(help="Redo a stage even if its inputs are unchanged (repeatable; 'all', a stage such as 'guided', or a family such as 'base').")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value training setting for every model (e.g. epochs=20).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Run the pipeline end to end: data → split → base models → guided attribute scores → feature
-    store → refined models (and the reduced-only ablation) → the comparison table."""
-    from gerec.data import import_dataset, workspace_stats
-    from gerec.data.sequences import Sequences
-    from gerec.data.synth import SynthConfig, import_synthetic, synthesize
-    from gerec.evaluation.compare import compare
-    from gerec.features.stage import materialize_workspace
-    from gerec.features.store import apply
-    from gerec.evaluation import evaluate, metric_names
-    from gerec.guided.encoder import EncoderScorer
-    from gerec.guided.schema import load_schema
-    from gerec.guided.score import score_workspace
-    from gerec.models import Popularity
-    from gerec.refine.stages import train_refined
-    from gerec.training import configs_from, train
+    """Run the pipeline end to end: data → base models → guided attribute scores → feature store →
+    refined models (and the reduced-only ablation) → evaluation → FAISS index → report; then print
+    the results table and example recommendations with their reasons."""
+    from gerec.artifacts import read_json
+    from gerec.config import parse_overrides
+    from gerec.pipeline import Pipeline
+    from gerec.pipeline.end_to_end import RunConfig, artifact_locations, example_recommendations, run_stages
 
     configure_threads(ctx)
     ws = workspace(ctx)
-    names = [m.strip() for m in models.split(",") if m.strip()]
-    configs = {name: configs_from({"epochs": 3} if quick else {}, name) for name in names}  # validates names first
-    attribute_schema = load_schema(schema)
-    with console.status("stage data ..."):
-        if data is not None:
-            import_dataset(ws, fmt, data, items)
-        else:
-            synthesize(ws, SynthConfig(n_items=300, n_users=400, max_length=60) if quick else SynthConfig())
-            import_synthetic(ws)
-    stats = workspace_stats(ws)
-    if not json_out:
-        console.print(stats_table(stats))
-    seqs = Sequences.from_workspace(ws)
-    popularity = Popularity.fit(seqs)
-    results: dict[str, Any] = {"popularity": {s: evaluate(popularity, seqs, s).metrics for s in ("valid", "test")}}
-    for name, (model_config, train_config) in configs.items():
-        out_dir = ws.model_dir("base", name)
-        result = train(seqs, model_config, train_config, out_dir, data_files=ws.data_manifest()["files"],
-                       console=Console(stderr=True, quiet=json_out), show_progress=not json_out)
-        results[name] = {"valid": result.valid, "test": result.test, "best_epoch": result.best_epoch,
-                         "seconds": round(result.seconds, 1), "dir": str(out_dir)}
+    names = tuple(m.strip() for m in models.split(",") if m.strip())
+    config = RunConfig(data, fmt, items, names, schema, backend, lm, finetune, quick, parse_overrides(set_ or []))
     err = Console(stderr=True, quiet=json_out)
-    guided = score_workspace(ws, EncoderScorer(), attribute_schema, console=err, show_progress=not json_out)
-    apply(ws)
-    features = materialize_workspace(ws, base_models=names, console=err, show_progress=not json_out)
-    epochs = {"epochs": 3} if quick else {}
-    for name in names:
-        for parts in ("reduced", "both"):
-            train_refined(ws, name, parts, epochs, console=err, show_progress=not json_out)
-    comparison = compare(ws, names)
+    pipeline = Pipeline(ws, run_stages(ws, config, err, show_progress=not json_out))
+    stages = pipeline.run(force or (), console=err, show_progress=not json_out)
+    results = read_json(ws.reports_dir / "results.json")
+    examples = example_recommendations(ws, f"refined-{names[0]}")
+    artifacts = artifact_locations(ws, config)
     if json_out:
-        print_json({"workspace": str(ws.root), "stats": stats, "results": results, "guided": guided,
-                    "features": features, "comparison": comparison})
+        print_json({"workspace": str(ws.root), "stages": stages, "results": results, "examples": examples,
+                    "artifacts": artifacts})
         return
-    console.print(metrics_table("test: full-catalogue ranking, history excluded",
-                                {name: r["test"] for name, r in results.items()}, metric_names()))
-    console.print(f"guided embeddings: {guided['items']['rows']:,} items and {guided['users']['rows']:,} users scored "
-                  f"on {len(attribute_schema)} '{attribute_schema.domain}' attributes ({guided['seconds']:.0f} s)")
-    console.print(comparison_table(comparison))
-    console.print(f"artifacts: {ws.root}")
+    console.print(comparison_table(results))
+    for example in examples:
+        table = Table(title=f"user {example['user_id']} (recently: {'; '.join(example['recent'])})",
+                      title_justify="left")
+        for col in ("#", "recommended", "driven by"):
+            table.add_column(col)
+        for rank, item in enumerate(example["items"], 1):
+            reasons = ", ".join(f"{r['attribute']} {r['contribution']:+.2f}" for r in item["reasons"])
+            table.add_row(str(rank), item["title"], reasons or "latent part only")
+        console.print(table)
+    ran = sum(s["status"] == "ran" for s in stages)
+    console.print(f"{ran} stages ran, {len(stages) - ran} skipped (inputs unchanged) in "
+                  f"{sum(s['seconds'] for s in stages):.0f} s. Artifacts:")
+    for what, where in artifacts.items():
+        console.print(f"  {what:<20} {where}", highlight=False, soft_wrap=True)

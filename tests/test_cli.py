@@ -50,21 +50,6 @@ def test_workspace_from_environment(tmp_path: Path, monkeypatch) -> None:
     assert (tmp_path / "envws" / "data" / "manifest.json").exists()
 
 
-def test_run_quick_json(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["--workspace", str(tmp_path / "ws"), "--threads", "1", "run", "--quick", "--json"])
-    assert result.exit_code == 0, result.output
-    out = json.loads(result.stdout)
-    assert set(out["results"]) == {"popularity", "sasrec"}
-    assert 0 < out["results"]["popularity"]["test"]["NDCG@10"] < 1
-    assert out["results"]["sasrec"]["best_epoch"] >= 1
-    assert (tmp_path / "ws" / "models" / "base-sasrec" / "item_embeddings.parquet").exists()
-    assert out["guided"]["items"]["rows"] == out["stats"]["final"]["items"]
-    assert (tmp_path / "ws" / "features" / "item_attributes.parquet").exists()
-    (row,) = out["comparison"]["rows"]
-    assert list(row["variants"]) == ["base", "reduced", "refined"] and "refined_vs_base" in row["gains"]
-    assert (tmp_path / "ws" / "feature_store" / "online.db").exists()
-
-
 def test_base_train_json_and_bad_settings(tmp_path: Path) -> None:
     ws = str(tmp_path / "ws")
     assert runner.invoke(app, ["--workspace", ws, "data", "synth", "--items", "80", "--users", "60"]).exit_code == 0

@@ -105,6 +105,19 @@ def _pct(iv: dict[str, float]) -> str:
     return f"{iv['mean']:+.1%} [{iv['low']:+.1%}, {iv['high']:+.1%}]"
 
 
+def table_rows(results: dict[str, Any], metrics: list[str] | tuple[str, ...]) -> list[list[str]]:
+    """One row per (model, variant) and per relative change: dataset, model, label, then each metric."""
+    rows = []
+    for row in results["rows"]:
+        for variant, values in row["variants"].items():
+            rows.append([results["dataset"], row["model"], LABELS[variant], *(_fmt(values[m]) for m in metrics)])
+        for gain, values in row["gains"].items():
+            new, old = gain.split("_vs_")
+            rows.append([results["dataset"], row["model"], f"{LABELS[new]} vs {LABELS[old]}",
+                         *(_pct(values[m]) for m in metrics)])
+    return rows
+
+
 def markdown(results: dict[str, Any], metrics: list[str] | None = None) -> str:
     """The results as a Markdown table: one row per (model, variant), gains below."""
     metrics = metrics or results["metrics"]
@@ -112,12 +125,14 @@ def markdown(results: dict[str, Any], metrics: list[str] | None = None) -> str:
              f"excluded; mean over users [95% bootstrap interval, {results['bootstrap']} resamples].", "",
              "| dataset | model | variant | " + " | ".join(metrics) + " |",
              "|---|---|---|" + "---:|" * len(metrics)]
-    for row in results["rows"]:
-        for variant, values in row["variants"].items():
-            lines.append(f"| {results['dataset']} | {row['model']} | {LABELS[variant]} | "
-                         + " | ".join(_fmt(values[m]) for m in metrics) + " |")
-        for gain, values in row["gains"].items():
-            new, old = gain.split("_vs_")
-            lines.append(f"| {results['dataset']} | {row['model']} | {LABELS[new]} vs {LABELS[old]} | "
-                         + " | ".join(_pct(values[m]) for m in metrics) + " |")
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(results, metrics)]
     return "\n".join(lines) + "\n"
+
+
+def write_results(ws: Workspace, results: dict[str, Any]) -> None:
+    """``reports/results.json`` (everything) and ``results.md`` (the table), atomically."""
+    from gerec.artifacts import atomic_file, write_json
+
+    write_json(ws.reports_dir / "results.json", results)
+    with atomic_file(ws.reports_dir / "results.md") as tmp:
+        tmp.write_text(markdown(results), encoding="utf-8")

@@ -1,0 +1,166 @@
+"""`gerec run` end to end in --quick mode, its stage skipping, and the report it writes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gerec import Workspace
+from gerec.errors import GerecError
+from gerec.pipeline import Pipeline, Stage
+from gerec_cli.main import app
+
+runner = CliRunner()
+
+
+# -- the stage runner on toy stages -------------------------------------------------------------
+def _toy(ws: Workspace, calls: list[str], params: dict, fail: str | None = None) -> Pipeline:
+    def writer(name: str, text: str):  # noqa: ANN202
+        def run() -> str:
+            calls.append(name)
+            if name == fail:
+                raise RuntimeError(f"{name} broke")
+            (ws.root / f"{name}.txt").write_text(text)
+            return f"wrote {name}"
+        return run
+
+    upstream = lambda: (ws.root / "a.txt").read_text()  # noqa: E731
+    return Pipeline(ws, [
+        Stage("a", writer("a", params["a"]), {"a": params["a"]}, (), (ws.root / "a.txt",)),
+        Stage("b:one", lambda: writer("b:one", upstream() + "1")(), {}, ("a",), (ws.root / "b:one.txt",)),
+        Stage("b:two", writer("b:two", "constant"), {}, ("a",), (ws.root / "b:two.txt",)),
+        Stage("c", writer("c", "c"), {}, ("b:one", "b:two"), (ws.root / "c.txt",)),
+    ])
+
+
+def test_stages_skip_rerun_and_cascade(tmp_path: Path) -> None:
+    ws = Workspace.resolve(tmp_path)
+    calls: list[str] = []
+    first = _toy(ws, calls, {"a": "x"}).run(show_progress=False)
+    assert calls == ["a", "b:one", "b:two", "c"] and {r["status"] for r in first} == {"ran"}
+    calls.clear()
+    assert {r["status"] for r in _toy(ws, calls, {"a": "x"}).run(show_progress=False)} == {"skipped"} and not calls
+    # a changed setting re-runs its stage and, through the changed output, what reads it; b:two sees the
+    # new a.txt as a changed input too, but writes the same file, so c re-runs only because b:one changed
+    _toy(ws, calls, {"a": "y"}).run(show_progress=False)
+    assert calls == ["a", "b:one", "b:two", "c"]
+    calls.clear()
+    (ws.root / "b:two.txt").unlink()  # a deleted artifact: its stage runs again, the same content → c skipped
+    _toy(ws, calls, {"a": "y"}).run(show_progress=False)
+    assert calls == ["b:two"]
+    calls.clear()
+    _toy(ws, calls, {"a": "y"}).run(force=["b"], show_progress=False)  # a family forces all its members
+    assert calls == ["b:one", "b:two"]
+
+
+def test_an_interrupted_run_resumes_at_the_failed_stage(tmp_path: Path) -> None:
+    ws = Workspace.resolve(tmp_path)
+    calls: list[str] = []
+    with pytest.raises(RuntimeError, match="b:two broke"):
+        _toy(ws, calls, {"a": "x"}, fail="b:two").run(show_progress=False)
+    assert calls == ["a", "b:one", "b:two"]
+    calls.clear()
+    _toy(ws, calls, {"a": "x"}).run(show_progress=False)
+    assert calls == ["b:two", "c"]
+
+
+def test_bad_force_and_bad_order_are_clear_errors(tmp_path: Path) -> None:
+    ws = Workspace.resolve(tmp_path)
+    with pytest.raises(GerecError, match="--force bsae: no such stage; choose from all, a, b, c"):
+        _toy(ws, [], {"a": "x"}).run(force=["bsae"], show_progress=False)
+    with pytest.raises(GerecError, match="reads from 'b', which does not run before it"):
+        Pipeline(ws, [Stage("a", lambda: "", after=("b",)), Stage("b", lambda: "")])
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    """Rows of the rich tables in ``text``, with cells wrapped over several lines joined back."""
+    rows: list[list[str]] = []
+    for line in text.splitlines():
+        if not line.startswith("│"):
+            continue
+        cells = [c.strip() for c in line.strip("│").split("│")]
+        if cells[0] or not rows or len(rows[-1]) != len(cells):
+            rows.append(cells)
+        else:  # a continuation line: the first cell is empty
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells)]
+    return rows
+
+
+# -- the real pipeline, --quick -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    ws = tmp_path_factory.mktemp("run") / "ws"
+    result = runner.invoke(app, ["--workspace", str(ws), "--threads", "1", "run", "--quick"])
+    assert result.exit_code == 0, result.output
+    return ws, result.stdout
+
+
+def test_quick_run_writes_every_artifact_and_prints_every_row(quick: tuple[Path, str]) -> None:
+    ws, out = quick
+    for path in ("data/interactions.parquet", "data/items.parquet", "synthetic/item_truth.parquet",
+                 "models/base-sasrec/model.safetensors", "models/reduced-sasrec/model.safetensors",
+                 "models/refined-sasrec/model.safetensors", "models/refined-sasrec/user_vectors.parquet",
+                 "features/item_attributes.parquet", "features/user_attributes.parquet", "features/reduced/sasrec.parquet",
+                 "feature_store/registry.db", "feature_store/online.db", "reports/results.json", "reports/results.md",
+                 "indexes/refined-sasrec/index.faiss", "indexes/refined-sasrec/manifest.json", "reports/report.html",
+                 "reports/report.md", "reports/report.json", "reports/figures/metrics.png", "pipeline.json"):
+        assert (ws / path).exists(), path
+    rows = {tuple(r[:2]): r[2:] for r in _table_rows(out)}
+    for variant in ("base", "reduced-only", "refined", "refined vs base", "refined vs reduced-only"):
+        cells = rows[("sasrec", variant)]
+        assert len(cells) == 3 and all(re.fullmatch(r"[+-]?\d+\.\d+%? \[.+, .+\]", c) for c in cells), cells
+    assert len(re.findall(r"^user \d+ \(recently: ", out, flags=re.M)) == 3  # three example recommendations
+    assert "9 stages ran, 0 skipped" in out and str(ws / "reports" / "report.html") in out
+    stages = json.loads((ws / "pipeline.json").read_text())["stages"]
+    assert list(stages) == ["data", "base:sasrec", "guided", "features", "reduced:sasrec", "refined:sasrec",
+                            "evaluate", "index", "report"]
+
+
+def test_rerun_skips_unchanged_stages_and_force_redoes_one(quick: tuple[Path, str]) -> None:
+    ws, _ = quick
+    result = runner.invoke(app, ["--workspace", str(ws), "--threads", "1", "run", "--quick", "--force", "report",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [s["stage"] for s in out["stages"] if s["status"] == "ran"] == ["report"]
+    (example,) = [e for e in out["examples"][:1]]
+    assert len(example["items"]) == 3 and all("reasons" in item for item in example["items"])
+    result = runner.invoke(app, ["--workspace", str(ws), "run", "--quick", "--force", "refine"])
+    assert result.exit_code == 1 and "no such stage" in result.output
+
+
+def test_report_embeds_every_figure(quick: tuple[Path, str]) -> None:
+    ws, _ = quick
+    page = (ws / "reports" / "report.html").read_text()
+    images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
+    figures = sorted((ws / "reports" / "figures").glob("*.png"))
+    assert len(images) == len(figures) >= 7  # metrics, training, scores, recovery, three case studies
+    assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for data in images)
+    assert {"Dataset", "Results", "Attribute scores", "Recovering the ground truth (synthetic data)", "Case studies"} <= set(
+        re.findall(r"<h2>([^<]+)</h2>", page))
+    md = (ws / "reports" / "report.md").read_text()
+    for link in re.findall(r"\]\((figures/[^)]+)\)", md):
+        assert (ws / "reports" / link).exists()
+    data = json.loads((ws / "reports" / "report.json").read_text())
+    assert len(data["cases"]) == 3 and all(len(c["items"]) == 5 for c in data["cases"])
+    assert min(data["recovery"].values()) > 0.5  # the encoder reads the synthetic attributes back
+
+
+def test_report_renders_in_headless_chromium(quick: tuple[Path, str], tmp_path: Path) -> None:
+    from gerec.report.browser import find_chromium
+
+    pytest.importorskip("playwright", reason="the browser check needs `pip install playwright`")
+    if find_chromium() is None:
+        pytest.skip("the browser check needs Chromium (apt-get install chromium)")
+    ws, _ = quick
+    shot = tmp_path / "report.png"
+    result = runner.invoke(app, ["--workspace", str(ws), "report", "--screenshot", str(shot), "--json"])
+    assert result.exit_code == 0, result.output
+    checked = json.loads(result.stdout)["browser"]
+    assert len(checked["images"]) >= 7 and all(img["width"] > 300 for img in checked["images"])
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
