@@ -213,6 +213,12 @@ def test_gerec_serve_runs_on_loopback(served: Path) -> None:
         assert health.json()["items"] == N_ITEMS
         got = httpx.get(f"http://127.0.0.1:{port}/recommend", params={"user_id": 1, "k": 2}, headers={"X-API-Key": "k"})
         assert got.status_code == 200 and len(got.json()["items"]) == 2
+        example = Path(__file__).resolve().parents[1] / "examples" / "http_client.py"  # the client users copy
+        out = subprocess.run([sys.executable, str(example), f"http://127.0.0.1:{port}", "--api-key", "k"],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert "top 3 for user 1:" in out.stdout and "explain " in out.stdout
+        assert "unknown item → /similar: HTTP 404" in out.stdout
     finally:
         server.terminate()
         server.wait(timeout=30)
