@@ -34,6 +34,7 @@ from gerec.guided.encoder import EncoderScorer
 from gerec.guided.finetune import FinetuneConfig, finetune
 from gerec.guided.schema import load_schema
 from gerec.guided.score import score_workspace
+from gerec.report.build import truth_recovery
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GENRE_ATTRIBUTES = {"humor": ["Comedy"], "darkness": ["Horror", "Thriller"],
@@ -60,15 +61,6 @@ def ml100k_auc(ws: Workspace) -> dict[str, float]:
     return out
 
 
-def synthetic_correlation(ws: Workspace, names: list[str]) -> dict[str, float]:
-    scores = pq.read_table(ws.features_dir / "item_attributes.parquet").to_pandas()
-    id_map = pq.read_table(ws.id_map_path).to_pandas()
-    original = id_map[id_map.kind == "item"].set_index("id")["original_id"]
-    truth = pq.read_table(ws.synthetic_dir / "item_truth.parquet").to_pandas().set_index("item")
-    truth = truth.loc[scores.item_id.map(original)]
-    return {a: round(float(np.corrcoef(scores[a], truth[a])[0, 1]), 3) for a in names if a in truth.columns}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--finetune", action="store_true", help="also LoRA fine-tune on each dataset and re-score")
@@ -83,7 +75,7 @@ def main() -> None:
     synth = Workspace.resolve(tempfile.mkdtemp(prefix="gerec-synth-"))
     synthesize(synth, SynthConfig())
     import_synthetic(synth)
-    for name, ws, measure in (("ml100k", ml, ml100k_auc), ("synthetic", synth, lambda w: synthetic_correlation(w, schema.names))):
+    for name, ws, measure in (("ml100k", ml, ml100k_auc), ("synthetic", synth, truth_recovery)):
         scorer = EncoderScorer()
         manifest = score_workspace(ws, scorer, schema, show_progress=False)
         out[name] = {"items": manifest["items"]["rows"], "items_per_second": manifest["items"]["items_per_second"],

@@ -10,6 +10,63 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 
+# What each results file holds and the commands that wrote it (README figures point here).
+SOURCES = {
+    "import_speed.json": ("import seconds per dataset", "python benchmarks/import_speed.py --repeats 3"),
+    "base_models.json": ("base-model quality, seconds per epoch",
+                         "python benchmarks/base_models.py --datasets ml-100k --threads 2; "
+                         "… --datasets amazon-beauty,amazon-games --set max_minutes=9"),
+    "guided_quality.json": ("genre ROC-AUC (ML-100K), ground-truth correlation (synthetic)",
+                            "python benchmarks/guided_quality.py --finetune --threads 2"),
+    "encoder_throughput.json": ("encoder scorer items/s", "python benchmarks/encoder_throughput.py --threads 2"),
+    "refined_quality.json": ("refined vs base vs reduced-only, 3 models × 3 datasets",
+                             "python benchmarks/refined_quality.py --datasets ml-100k --threads 2; "
+                             "… --datasets amazon-beauty,amazon-games --set max_minutes=3"),
+    "feature_store.json": ("ingest / materialize rows/s, online-read latency",
+                           "python benchmarks/feature_store.py --items 100000"),
+    "serving.json": ("FAISS vs brute force q/s, HTTP latency under load",
+                     "python benchmarks/serving.py --workspace /tmp/gerec-refined-bench/ml-100k --requests 10000 "
+                     "[--workers 2 --skip-search]"),
+    "end_to_end.json": ("`gerec run` wall time per stage, its comparison, the re-run",
+                        "python benchmarks/end_to_end.py --modes default,quick,ml-100k --threads 2"),
+}
+
+
+def _values(obj: object, key: str) -> set[str]:
+    """Every value stored under ``key`` anywhere in a JSON document."""
+    if isinstance(obj, dict):
+        found = {str(obj[key])} if key in obj and not isinstance(obj[key], (dict, list)) else set()
+        return found.union(*(_values(v, key) for v in obj.values()))
+    if isinstance(obj, list):
+        return set().union(*(_values(v, key) for v in obj))
+    return set()
+
+
+def provenance() -> None:
+    print("| results file | figures | command | machine | date |")
+    print("|---|---|---|---|---|")
+    for name, (what, command) in SOURCES.items():
+        path = RESULTS / name
+        if not path.exists():
+            continue
+        doc = json.loads(path.read_text())
+        print(f"| `{name}` | {what} | `{command}` | {'; '.join(sorted(_values(doc, 'machine')))} | "
+              f"{', '.join(sorted(_values(doc, 'date')))} |")
+
+
+def end_to_end() -> None:
+    path = RESULTS / "end_to_end.json"
+    if not path.exists():
+        return
+    print("\n| command | wall s | re-run s | base NDCG@10 | reduced-only | refined | refined vs base | refined vs reduced-only |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in json.loads(path.read_text())["runs"].values():
+        v, g = r["variants"], r["gains"]
+        gain = lambda k: f"{g[k]['NDCG@10']['mean']:+.1%} [{g[k]['NDCG@10']['low']:+.1%}, {g[k]['NDCG@10']['high']:+.1%}]"  # noqa: E731
+        print(f"| `{r['command']}` | {r['wall_seconds']:.0f} | {r['rerun_wall_seconds']:.0f} | "
+              f"{v['base']['NDCG@10']['mean']:.4f} | {v['reduced']['NDCG@10']['mean']:.4f} | "
+              f"{v['refined']['NDCG@10']['mean']:.4f} | {gain('refined_vs_base')} | {gain('refined_vs_reduced')} |")
+
 
 def base_models() -> None:
     path = RESULTS / "base_models.json"
@@ -95,6 +152,8 @@ def serving() -> None:
 
 
 if __name__ == "__main__":
+    provenance()
+    end_to_end()
     base_models()
     guided_quality()
     refined_quality()
