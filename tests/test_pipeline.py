@@ -164,3 +164,16 @@ def test_report_renders_in_headless_chromium(quick: tuple[Path, str], tmp_path: 
     checked = json.loads(result.stdout)["browser"]
     assert len(checked["images"]) >= 7 and all(img["width"] > 300 for img in checked["images"])
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--models", ","], "--models names no model"),
+    (["--models", "sasrek"], "unknown model 'sasrek'"),
+    (["--quick", "--data", "."], "--quick uses a small synthetic dataset"),
+    (["--data", "no/such/folder"], "no such file or folder"),
+    (["--schema", "no-such-schema"], "no-such-schema"),
+])
+def test_run_rejects_bad_options_before_any_work(tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["--workspace", str(tmp_path / "ws"), "run", *args])
+    assert result.exit_code == 1 and message in result.output
+    assert not (tmp_path / "ws" / "pipeline.json").exists()

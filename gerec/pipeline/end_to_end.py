@@ -38,6 +38,13 @@ class RunConfig:
     quick: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)  # training settings for every model
 
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise GerecError("--models names no model; choose from gru4rec, sasrec, bert4rec")
+        if self.quick and self.data is not None:
+            raise GerecError("--quick uses a small synthetic dataset; drop --data, or drop --quick "
+                             "(and pass --set epochs=3 for short training on real data)")
+
     def synth(self) -> Any:
         from gerec.data.synth import SynthConfig
 
