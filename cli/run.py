@@ -51,6 +51,10 @@ def run(
                     "artifacts": artifacts})
         return
     console.print(comparison_table(results))
+    if quick:
+        console.print("[dim]--quick trains every model for 3 epochs: gains over base here mostly measure that refined "
+                      "and reduced-only start from the base model's embeddings, not the method. Run without --quick "
+                      "for converged models.[/]")
     for example in examples:
         table = Table(title=f"user {example['user_id']} (recently: {'; '.join(example['recent'])})",
                       title_justify="left")
