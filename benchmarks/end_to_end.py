@@ -54,7 +54,7 @@ def main() -> None:
             shutil.rmtree(workspace, ignore_errors=True)
         (row,) = out["results"]["rows"][:1]
         results["runs"][mode] = {
-            "command": f"gerec --threads {args.threads} run {' '.join(MODES[mode])}".strip(),
+            "command": f"gerec --threads {args.threads} run {' '.join(MODES[mode])}".replace(str(SHARED), "../shared/data").strip(),
             "wall_seconds": round(first, 1), "rerun_wall_seconds": round(again, 1),
             "rerun_ran": [s["stage"] for s in rerun["stages"] if s["status"] == "ran"],
             "stages": {s["stage"]: s["seconds"] for s in out["stages"]},
