@@ -4,9 +4,9 @@ Run: python examples/causal_lm.py --model Qwen/Qwen2.5-0.5B-Instruct [WORKSPACE]
      python examples/causal_lm.py --model /models/llama-3.2-1b-instruct --dtype bfloat16 --items 2000
 
 GPU notes: the scorer puts the model on CUDA when torch sees a GPU. Pass --dtype bfloat16 there
-(half the memory of float32, no loss for scoring); raise --batch-size until memory is ~80% used
-(32-64 for a 0.5-1B model on a 24 GB card). On 2 CPU cores a 0.5B model scores a few items
-per second: fine for trying a schema on a hundred items, not for a catalogue.
+(half the memory of float32) and raise --batch-size while memory allows: prompts are short,
+so batches of dozens fit small models. On a CPU a causal LM is far slower than the default
+encoder: try a schema on a hundred items, score a catalogue on a GPU.
 The same from the CLI: gerec run --backend causal --lm Qwen/Qwen2.5-0.5B-Instruct
                 or: gerec guided score --backend causal --model ... --dtype bfloat16
 """
