@@ -177,3 +177,18 @@ def test_run_rejects_bad_options_before_any_work(tmp_path: Path, args: list[str]
     result = runner.invoke(app, ["--workspace", str(tmp_path / "ws"), "run", *args])
     assert result.exit_code == 1 and message in result.output
     assert not (tmp_path / "ws" / "pipeline.json").exists()
+
+
+def test_report_of_a_moved_workspace_without_an_index(quick: tuple[Path, str], tmp_path: Path) -> None:
+    import shutil
+
+    ws = tmp_path / "moved"
+    shutil.copytree(quick[0], ws)
+    shutil.rmtree(ws / "indexes")
+    result = runner.invoke(app, ["--workspace", str(ws), "report", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((ws / "reports" / "report.json").read_text())
+    assert data["synthetic"] and data["recovery"] and data["cases"] == []  # truth found by content, no case studies
+    shutil.rmtree(ws / "reports")
+    result = runner.invoke(app, ["--workspace", str(ws), "report"])
+    assert result.exit_code == 1 and "run `gerec evaluate` (or `gerec run`) first" in result.output

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from gerec.artifacts import read_json
 from gerec.errors import GerecError
 from gerec.pipeline.runner import Stage, fingerprint
 from gerec.workspace import Workspace
@@ -230,7 +229,6 @@ def example_recommendations(ws: Workspace, index: str, n_users: int = 3, k: int 
 
 def artifact_locations(ws: Workspace, config: RunConfig) -> dict[str, str]:
     """Where a run put everything, for the final summary."""
-    manifest = read_json(ws.root / "pipeline.json") if (ws.root / "pipeline.json").exists() else {}
     index = config.models[0]
     return {
         "dataset": str(ws.data_dir),
@@ -242,5 +240,5 @@ def artifact_locations(ws: Workspace, config: RunConfig) -> dict[str, str]:
         "results": str(ws.reports_dir / "results.md"),
         "index": str(ws.root / "indexes" / f"refined-{index}"),
         "report": str(ws.reports_dir / "report.html"),
-        "stage manifest": str(ws.root / "pipeline.json") if manifest else "",
+        "stage manifest": str(ws.root / "pipeline.json"),
     }

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from gerec import __version__
-from gerec.artifacts import atomic_file, read_json, write_json
+from gerec.artifacts import atomic_file, read_json, sha256_file, write_json
 from gerec.errors import GerecError
 from gerec.report import plots
 from gerec.report.render import html, markdown
@@ -23,9 +23,14 @@ from gerec.workspace import Workspace
 
 
 def is_synthetic(ws: Workspace) -> bool:
-    """True when the workspace's dataset was imported from its own synthetic folder (ground truth known)."""
-    source = ws.data_manifest().get("source", {})
-    return str(ws.synthetic_dir / "interactions.parquet") in source and (ws.synthetic_dir / "item_truth.parquet").exists()
+    """True when the workspace's dataset was imported from its own synthetic folder (ground truth known).
+
+    Compared by content hash, so a workspace copied or moved elsewhere is still recognised.
+    """
+    synthetic = ws.synthetic_dir / "interactions.parquet"
+    if not synthetic.exists() or not (ws.synthetic_dir / "item_truth.parquet").exists():
+        return False
+    return sha256_file(synthetic) in ws.data_manifest().get("source", {}).values()
 
 
 def truth_recovery(ws: Workspace) -> dict[str, float]:
