@@ -28,7 +28,7 @@ SOURCES = {
                      "python benchmarks/serving.py --workspace /tmp/gerec-refined-bench/ml-100k --requests 10000 "
                      "[--workers 2 --skip-search]"),
     "end_to_end.json": ("`gerec run` wall time per stage, its comparison, the re-run",
-                        "python benchmarks/end_to_end.py --modes default,quick,ml-100k --threads 2"),
+                        "python benchmarks/end_to_end.py --modes default,quick --threads 2; … --modes ml-100k --threads 1"),
 }
 
 
