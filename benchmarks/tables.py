@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gerec.evaluation.compare import change_text, table_rows
+
 RESULTS = Path(__file__).parent / "results"
 
 # What each results file holds and the commands that wrote it (README figures point here).
@@ -62,10 +64,10 @@ def end_to_end() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in json.loads(path.read_text())["runs"].values():
         v, g = r["variants"], r["gains"]
-        gain = lambda k: f"{g[k]['NDCG@10']['mean']:+.1%} [{g[k]['NDCG@10']['low']:+.1%}, {g[k]['NDCG@10']['high']:+.1%}]"  # noqa: E731
         print(f"| `{r['command']}` | {r['wall_seconds']:.0f} | {r['rerun_wall_seconds']:.0f} | "
               f"{v['base']['NDCG@10']['mean']:.4f} | {v['reduced']['NDCG@10']['mean']:.4f} | "
-              f"{v['refined']['NDCG@10']['mean']:.4f} | {gain('refined_vs_base')} | {gain('refined_vs_reduced')} |")
+              f"{v['refined']['NDCG@10']['mean']:.4f} | {change_text(g['refined_vs_base']['NDCG@10'])} | "
+              f"{change_text(g['refined_vs_reduced']['NDCG@10'])} |")
 
 
 def base_models() -> None:
@@ -107,16 +109,10 @@ def refined_quality() -> None:
     metrics = ("MRR@10", "Recall@10", "NDCG@10")
     print("\n| dataset | model | variant | " + " | ".join(metrics) + " | epochs run | stopped by |")
     print("|---|---|---|" + "---:|" * len(metrics) + "---:|---|")
-    labels = {"base": "base", "reduced": "reduced-only", "refined": "refined"}
-    for r in runs.values():
-        for variant, values in r["variants"].items():
-            cells = " | ".join(f"{values[m]['mean']:.4f} [{values[m]['low']:.4f}, {values[m]['high']:.4f}]" for m in metrics)
-            print(f"| {r['dataset']} | {r['model']} | {labels[variant]} | {cells} | {r['epochs'][variant]} | "
-                  f"{r['stopped'][variant]} |")
-        for gain, values in r["gains"].items():
-            cells = " | ".join(f"{values[m]['mean']:+.1%} [{values[m]['low']:+.1%}, {values[m]['high']:+.1%}]"
-                               for m in metrics)
-            print(f"| {r['dataset']} | {r['model']} | {gain.replace('_', ' ')} | {cells} | | |")
+    for r in runs.values():  # each run has the shape of one row of gerec.evaluation.compare's results
+        extra = [[str(r["epochs"][v]), r["stopped"][v]] for v in r["variants"]] + [["", ""]] * len(r["gains"])
+        for cells, more in zip(table_rows({"dataset": r["dataset"], "rows": [r]}, metrics), extra):
+            print("| " + " | ".join(cells + more) + " |")
 
 
 def feature_store() -> None:

@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from gerec_cli.common import configure_threads, console, print_json, workspace
 from gerec_cli.evaluate import comparison_table
+from gerec_cli.serving import items_table
 
 
 def run(
@@ -23,7 +23,7 @@ def run(
     backend: Annotated[str, typer.Option(help="Scorer: encoder (offline default) | causal (a prompted causal LM).")] = "encoder",
     lm: Annotated[str, typer.Option(help="The scorer's model: a local path or hub id.")] = "all-MiniLM-L6-v2",
     finetune: Annotated[bool, typer.Option(help="LoRA fine-tune the scorer on the train split before scoring.")] = False,
-    quick: Annotated[bool, typer.Option(help="A small synthetic dataset and 3 epochs per model: the whole run in about a minute.")] = False,
+    quick: Annotated[bool, typer.Option(help="A small synthetic dataset and 3 epochs per model: the whole run in under a minute.")] = False,
     force: Annotated[Optional[list[str]], typer.Option(help="Redo a stage even if its inputs are unchanged (repeatable; 'all', a stage such as 'guided', or a family such as 'base').")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value training setting for every model (e.g. epochs=20).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
@@ -34,7 +34,7 @@ def run(
     from gerec.artifacts import read_json
     from gerec.config import parse_overrides
     from gerec.pipeline import Pipeline
-    from gerec.pipeline.end_to_end import RunConfig, artifact_locations, example_recommendations, run_stages
+    from gerec.pipeline.end_to_end import RunConfig, artifact_locations, run_stages
 
     configure_threads(ctx)
     ws = workspace(ctx)
@@ -44,7 +44,7 @@ def run(
     pipeline = Pipeline(ws, run_stages(ws, config, err, show_progress=not json_out))
     stages = pipeline.run(force or (), console=err, show_progress=not json_out)
     results = read_json(ws.reports_dir / "results.json")
-    examples = example_recommendations(ws, f"refined-{names[0]}")
+    examples = read_json(ws.reports_dir / "report.json")["cases"]  # the report's case studies: three users
     artifacts = artifact_locations(ws, config)
     if json_out:
         print_json({"workspace": str(ws.root), "stages": stages, "results": results, "examples": examples,
@@ -55,15 +55,9 @@ def run(
         console.print("[dim]--quick trains every model for 3 epochs: gains over base here mostly measure that refined "
                       "and reduced-only start from the base model's embeddings, not the method. Run without --quick "
                       "for converged models.[/]")
-    for example in examples:
-        table = Table(title=f"user {example['user_id']} (recently: {'; '.join(example['recent'])})",
-                      title_justify="left")
-        for col in ("#", "recommended", "driven by"):
-            table.add_column(col)
-        for rank, item in enumerate(example["items"], 1):
-            reasons = ", ".join(f"{r['attribute']} {r['contribution']:+.2f}" for r in item["reasons"])
-            table.add_row(str(rank), item["title"], reasons or "latent part only")
-        console.print(table)
+    for case in examples:
+        recent = "; ".join(case["history"][-3:])
+        console.print(items_table(f"user {case['user_id']} (recently: {recent})", case["items"][:3], "reasons"))
     ran = sum(s["status"] == "ran" for s in stages)
     console.print(f"{ran} stages ran, {len(stages) - ran} skipped (inputs unchanged) in "
                   f"{sum(s['seconds'] for s in stages):.0f} s. Artifacts:")

@@ -32,7 +32,8 @@ def _recommender(ctx: typer.Context, index: str) -> Any:
     return Recommender.load(workspace(ctx), index)
 
 
-def _items_table(title: str, items: list[dict[str, Any]], reasons_key: str) -> Table:
+def items_table(title: str, items: list[dict[str, Any]], reasons_key: str) -> Table:
+    """Ranked items with their score and the attributes behind each (recommend, similar, gerec run)."""
     table = Table(title=title)
     for col in ("#", "item", "title", "score", reasons_key):
         table.add_column(col, justify="right" if col in ("#", "item", "score") else "left")
@@ -59,7 +60,7 @@ def recommend(
         return
     who = f"user {user}" if user is not None and not answer["cold_start"] else "a new user"
     note = " (unknown user, no history: most popular items)" if answer.get("fallback") else ""
-    console.print(_items_table(f"recommendations for {who}{note}", answer["items"], "reasons"))
+    console.print(items_table(f"recommendations for {who}{note}", answer["items"], "reasons"))
 
 
 def similar(
@@ -74,7 +75,7 @@ def similar(
     if json_out:
         print_json(answer)
         return
-    console.print(_items_table(f"items like {item}: {answer['title']}", answer["items"], "shared"))
+    console.print(items_table(f"items like {item}: {answer['title']}", answer["items"], "shared"))
 
 
 def explain(

@@ -97,11 +97,13 @@ def compare(ws: Workspace, models: list[str] | None = None, split: str = "test",
     return {"dataset": dataset_name(ws), "split": split, "bootstrap": n_boot, "metrics": names, "rows": rows}
 
 
-def _fmt(iv: dict[str, float]) -> str:
+def interval_text(iv: dict[str, float]) -> str:
+    """``0.0751 [0.0622, 0.0895]``: a mean and its 95% interval."""
     return f"{iv['mean']:.4f} [{iv['low']:.4f}, {iv['high']:.4f}]"
 
 
-def _pct(iv: dict[str, float]) -> str:
+def change_text(iv: dict[str, float]) -> str:
+    """``+12.6% [-2.7%, +30.0%]``: a relative change and its 95% interval."""
     return f"{iv['mean']:+.1%} [{iv['low']:+.1%}, {iv['high']:+.1%}]"
 
 
@@ -110,11 +112,11 @@ def table_rows(results: dict[str, Any], metrics: list[str] | tuple[str, ...]) ->
     rows = []
     for row in results["rows"]:
         for variant, values in row["variants"].items():
-            rows.append([results["dataset"], row["model"], LABELS[variant], *(_fmt(values[m]) for m in metrics)])
+            rows.append([results["dataset"], row["model"], LABELS[variant], *(interval_text(values[m]) for m in metrics)])
         for gain, values in row["gains"].items():
             new, old = gain.split("_vs_")
             rows.append([results["dataset"], row["model"], f"{LABELS[new]} vs {LABELS[old]}",
-                         *(_pct(values[m]) for m in metrics)])
+                         *(change_text(values[m]) for m in metrics)])
     return rows
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 
 from gerec.errors import GerecError
@@ -203,28 +202,6 @@ def run_stages(ws: Workspace, config: RunConfig, console: Console, show_progress
     stages.append(_index_stage(ws, config.models[0]))
     stages.append(_report_stage(ws, f"refined-{config.models[0]}"))
     return stages
-
-
-def example_users(ws: Workspace, n: int = 3, seed: int = 0) -> list[int]:
-    """``n`` users chosen reproducibly among those with at least five events, to show recommendations for."""
-    from gerec.data.sequences import Sequences
-
-    seqs = Sequences.from_workspace(ws)
-    users = seqs.users[seqs.lengths(seqs.users) >= 5]
-    return sorted(int(u) for u in np.random.default_rng(seed).choice(users, size=min(n, len(users)), replace=False))
-
-
-def example_recommendations(ws: Workspace, index: str, n_users: int = 3, k: int = 3) -> list[dict[str, Any]]:
-    """For a few users: their most recent titles and the top-k items with the attributes that drove each."""
-    from gerec.serving.recommender import Recommender
-
-    recommender = Recommender.load(ws, index)
-    out = []
-    for user in example_users(ws, n_users):
-        answer = recommender.recommend(user_id=user, k=k)
-        recent = [recommender.titles.get(i, str(i)) for i in answer["history"][-3:]]
-        out.append({"user_id": user, "recent": recent, "items": answer["items"]})
-    return out
 
 
 def artifact_locations(ws: Workspace, config: RunConfig) -> dict[str, str]:

@@ -103,7 +103,7 @@ class Pipeline:
         forced = self.check_force(force)
         console = console or Console(stderr=True)
         records: dict[str, Any] = read_json(self.manifest_path)["stages"] if self.manifest_path.exists() else {}
-        prints: dict[str, str | None] = {}
+        fingerprints: dict[str, str | None] = {}
         report = []
         columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn()]
@@ -111,19 +111,19 @@ class Pipeline:
             task = progress.add_task("", total=len(self.stages))
             for number, stage in enumerate(self.stages, 1):
                 progress.update(task, description=f"stage {number}/{len(self.stages)}: {stage.name}")
-                key = _key(stage, prints)
+                key = _key(stage, fingerprints)
                 old = records.get(stage.name, {})
                 current = fingerprint(stage.outputs)
                 unchanged = old.get("key") == key and current is not None and old.get("fingerprint") == current
                 if unchanged and stage.name not in forced:
-                    prints[stage.name] = current
+                    fingerprints[stage.name] = current
                     status, seconds, summary = "skipped", 0.0, old.get("summary", "")
                 else:
                     started = time.perf_counter()
                     summary = stage.run()
                     seconds = time.perf_counter() - started
-                    prints[stage.name] = fingerprint(stage.outputs)
-                    records[stage.name] = {"key": key, "fingerprint": prints[stage.name], "summary": summary,
+                    fingerprints[stage.name] = fingerprint(stage.outputs)
+                    records[stage.name] = {"key": key, "fingerprint": fingerprints[stage.name], "summary": summary,
                                            "seconds": round(seconds, 1),
                                            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
                     write_json(self.manifest_path, {"stages": records})

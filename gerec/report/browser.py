@@ -44,8 +44,7 @@ def check_in_browser(html_path: Path, screenshot: Path, chromium: str | None = N
                 "img", "els => els.map(e => ({alt: e.alt, complete: e.complete, width: e.naturalWidth, "
                        "height: e.naturalHeight}))")
             with atomic_file(screenshot) as tmp:
-                page.screenshot(path=str(tmp.with_suffix(".png")), full_page=True)
-                tmp.with_suffix(".png").replace(tmp)
+                tmp.write_bytes(page.screenshot(full_page=True, type="png"))
             title = page.title()
         finally:
             browser.close()

@@ -54,15 +54,24 @@ def training_histories(ws: Workspace) -> dict[str, list[dict[str, float]]]:
     return out
 
 
-def case_studies(ws: Workspace, index: str, n_users: int = 3, k: int = 5) -> list[dict[str, Any]]:
-    """For a few users: recent history, the language model's attribute profile, top-k with reasons."""
-    from gerec.pipeline.end_to_end import example_users
+def example_users(ws: Workspace, n: int = 3, seed: int = 0) -> list[int]:
+    """``n`` users chosen reproducibly among those with at least five events."""
+    from gerec.data.sequences import Sequences
+
+    seqs = Sequences.from_workspace(ws)
+    users = seqs.users[seqs.lengths(seqs.users) >= 5]
+    return sorted(int(u) for u in np.random.default_rng(seed).choice(users, size=min(n, len(users)), replace=False))
+
+
+def case_studies(ws: Workspace, index: str, synthetic: bool, n_users: int = 3, k: int = 5) -> list[dict[str, Any]]:
+    """For a few users: recent history, the language model's attribute profile, top-k with reasons
+    (and, on synthetic data, the user's true favourite genre)."""
     from gerec.serving.recommender import Recommender
 
     recommender = Recommender.load(ws, index)
     users = pq.read_table(ws.features_dir / "user_attributes.parquet").to_pandas().set_index("user_id")
     truth = None
-    if is_synthetic(ws):
+    if synthetic:
         id_map = pq.read_table(ws.id_map_path).to_pandas()
         original = id_map[id_map.kind == "user"].set_index("id")["original_id"]
         genres = pq.read_table(ws.synthetic_dir / "user_truth.parquet").to_pandas().set_index("user")["favourite_genre"]
@@ -86,12 +95,13 @@ def report_data(ws: Workspace, index: str = "refined-sasrec") -> dict[str, Any]:
         raise GerecError(f"no results in {ws.reports_dir}: run `gerec evaluate` (or `gerec run`) first")
     guided = read_json(ws.guided_manifest_path) if ws.guided_manifest_path.exists() else None
     has_index = (ws.root / "indexes" / index / "manifest.json").exists()
+    synthetic = is_synthetic(ws)
     return {
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "gerec_version": __version__, "workspace": str(ws.root),
         "stats": workspace_stats(ws), "results": read_json(results_path), "guided": guided,
-        "synthetic": is_synthetic(ws), "recovery": truth_recovery(ws) if guided and is_synthetic(ws) else {},
+        "synthetic": synthetic, "recovery": truth_recovery(ws) if guided and synthetic else {},
         "index": read_json(ws.root / "indexes" / index / "manifest.json") if has_index else None,
-        "cases": case_studies(ws, index) if has_index and guided else [],
+        "cases": case_studies(ws, index, synthetic) if has_index and guided else [],
     }
 
 
