@@ -34,6 +34,12 @@ SOURCES = {
 }
 
 
+def _load(name: str) -> dict | None:
+    """A results file's JSON, or None when that benchmark has not been run."""
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def _values(obj: object, key: str) -> set[str]:
     """Every value stored under ``key`` anywhere in a JSON document."""
     if isinstance(obj, dict):
@@ -48,21 +54,20 @@ def provenance() -> None:
     print("| results file | figures | command | machine | date |")
     print("|---|---|---|---|---|")
     for name, (what, command) in SOURCES.items():
-        path = RESULTS / name
-        if not path.exists():
+        doc = _load(name)
+        if doc is None:
             continue
-        doc = json.loads(path.read_text())
         print(f"| `{name}` | {what} | `{command}` | {'; '.join(sorted(_values(doc, 'machine')))} | "
               f"{', '.join(sorted(_values(doc, 'date')))} |")
 
 
 def end_to_end() -> None:
-    path = RESULTS / "end_to_end.json"
-    if not path.exists():
+    doc = _load("end_to_end.json")
+    if doc is None:
         return
     print("\n| command | wall s | re-run s | base NDCG@10 | reduced-only | refined | refined vs base | refined vs reduced-only |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in json.loads(path.read_text())["runs"].values():
+    for r in doc["runs"].values():
         v, g = r["variants"], r["gains"]
         print(f"| `{r['command']}` | {r['wall_seconds']:.0f} | {r['rerun_wall_seconds']:.0f} | "
               f"{v['base']['NDCG@10']['mean']:.4f} | {v['reduced']['NDCG@10']['mean']:.4f} | "
@@ -71,10 +76,10 @@ def end_to_end() -> None:
 
 
 def base_models() -> None:
-    path = RESULTS / "base_models.json"
-    if not path.exists():
+    doc = _load("base_models.json")
+    if doc is None:
         return
-    runs = json.loads(path.read_text())["runs"]
+    runs = doc["runs"]
     print("| dataset | model | MRR@10 | Recall@10 | NDCG@10 | best / run epochs | s / epoch | training s | stopped by |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for r in runs.values():
@@ -85,10 +90,9 @@ def base_models() -> None:
 
 
 def guided_quality() -> None:
-    path = RESULTS / "guided_quality.json"
-    if not path.exists():
+    r = _load("guided_quality.json")
+    if r is None:
         return
-    r = json.loads(path.read_text())
     for name, label in (("ml100k", "ML-100K: item-score ROC-AUC against genre flags"),
                         ("synthetic", "Synthetic default: Pearson correlation with the ground-truth attribute")):
         d = r[name]
@@ -102,10 +106,10 @@ def guided_quality() -> None:
 
 
 def refined_quality() -> None:
-    path = RESULTS / "refined_quality.json"
-    if not path.exists():
+    doc = _load("refined_quality.json")
+    if doc is None:
         return
-    runs = json.loads(path.read_text())["runs"]
+    runs = doc["runs"]
     metrics = ("MRR@10", "Recall@10", "NDCG@10")
     print("\n| dataset | model | variant | " + " | ".join(metrics) + " | epochs run | stopped by |")
     print("|---|---|---|" + "---:|" * len(metrics) + "---:|---|")
@@ -116,10 +120,9 @@ def refined_quality() -> None:
 
 
 def feature_store() -> None:
-    path = RESULTS / "feature_store.json"
-    if not path.exists():
+    r = _load("feature_store.json")
+    if r is None:
         return
-    r = json.loads(path.read_text())
     print("\n| items | ingest s | materialize s | rows/s | online read 1 entity (median / p99 ms) | "
           "100 entities (median / p99 ms) |")
     print("|---:|---:|---:|---:|---:|---:|")
@@ -130,10 +133,9 @@ def feature_store() -> None:
 
 
 def serving() -> None:
-    path = RESULTS / "serving.json"
-    if not path.exists():
+    r = _load("serving.json")
+    if r is None:
         return
-    r = json.loads(path.read_text())
     print("\n| vectors | items | FAISS flat q/s | NumPy q/s | FAISS / NumPy | same top-10 |")
     print("|---|---:|---:|---:|---:|---:|")
     for s in r["search"]:
