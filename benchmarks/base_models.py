@@ -19,11 +19,8 @@ from pathlib import Path
 
 import torch
 
-from gerec import Workspace
+import gerec
 from gerec.artifacts import read_json, write_json
-from gerec.data import import_dataset
-from gerec.data.sequences import Sequences
-from gerec.training import configs_from, train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from import_speed import DATASETS  # noqa: E402
@@ -46,13 +43,11 @@ def main() -> None:
     results = read_json(RESULTS) if RESULTS.exists() else {"runs": {}}
     for dataset in args.datasets.split(","):
         fmt, path, items = DATASETS[dataset]
-        ws = Workspace.resolve(Path(args.workdir) / dataset)
-        import_dataset(ws, fmt, path, items)
-        seqs = Sequences.from_workspace(ws)
+        ws = gerec.Workspace.resolve(Path(args.workdir) / dataset)
+        gerec.import_data(ws, fmt, path, items)
         for model in args.models.split(","):
-            model_config, train_config = configs_from(overrides, model)
             started = time.perf_counter()
-            result = train(seqs, model_config, train_config, ws.model_dir("base", model))
+            result = gerec.train_base(ws, model, overrides)
             metrics = read_json(ws.model_dir("base", model) / "metrics.json")
             meta = read_json(ws.model_dir("base", model) / "config.json")
             results["runs"][f"{dataset}/{model}"] = {

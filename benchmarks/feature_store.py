@@ -24,7 +24,7 @@ from gerec import Workspace
 from gerec.artifacts import write_json
 from gerec.features import store
 from gerec.features.definitions import field_name
-from gerec.features.tables import _float_lists
+from gerec.features.tables import float_lists
 from gerec.guided.schema import load_schema
 
 RESULTS = Path(__file__).parent / "results" / "feature_store.json"
@@ -34,7 +34,7 @@ def item_table(n: int, names: list[str], seed: int = 0) -> pa.Table:
     scores = np.random.default_rng(seed).uniform(1, 9, size=(n, len(names))).astype(np.float32)
     columns = {"item_id": pa.array(np.arange(1, n + 1), pa.int64())}
     columns.update({field_name(a): pa.array(scores[:, j]) for j, a in enumerate(names)})
-    columns["vector"] = _float_lists(scores)
+    columns["vector"] = float_lists(scores)
     columns["content_hash"] = pa.array([f"{i:032x}" for i in range(n)])
     return pa.table(columns)
 

@@ -26,15 +26,10 @@ import pyarrow.parquet as pq
 import torch
 from sklearn.metrics import roc_auc_score
 
+import gerec
 from gerec import Workspace
 from gerec.artifacts import write_json
-from gerec.data import import_dataset
-from gerec.data.synth import SynthConfig, import_synthetic, synthesize
-from gerec.guided.encoder import EncoderScorer
-from gerec.guided.finetune import FinetuneConfig, finetune
-from gerec.guided.schema import load_schema
-from gerec.guided.score import score_workspace
-from gerec.report.build import truth_recovery
+from gerec.steps.report import truth_recovery
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GENRE_ATTRIBUTES = {"humor": ["Comedy"], "darkness": ["Horror", "Thriller"],
@@ -52,7 +47,7 @@ def ml100k_genres(ws: Workspace) -> dict[str, np.ndarray]:
 
 
 def ml100k_auc(ws: Workspace) -> dict[str, float]:
-    items = pq.read_table(ws.features_dir / "item_attributes.parquet")
+    items = pq.read_table(ws.item_attributes_path)
     flags = ml100k_genres(ws)
     out = {}
     for attribute, genres in GENRE_ATTRIBUTES.items():
@@ -67,24 +62,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    schema = load_schema("movies")
     out: dict = {"threads": args.threads, "machine": f"{os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d")}
 
     ml = Workspace.resolve(tempfile.mkdtemp(prefix="gerec-ml-"))
-    import_dataset(ml, "movielens", DATA / "ml-100k")
+    gerec.import_data(ml, "movielens", DATA / "ml-100k")
     synth = Workspace.resolve(tempfile.mkdtemp(prefix="gerec-synth-"))
-    synthesize(synth, SynthConfig())
-    import_synthetic(synth)
+    gerec.synthesize(synth)
     for name, ws, measure in (("ml100k", ml, ml100k_auc), ("synthetic", synth, truth_recovery)):
-        scorer = EncoderScorer()
-        manifest = score_workspace(ws, scorer, schema, show_progress=False)
+        manifest = gerec.score(ws, "movies", show_progress=False)
         out[name] = {"items": manifest["items"]["rows"], "items_per_second": manifest["items"]["items_per_second"],
                      "users_scored": manifest["users"]["rows"], "score_seconds": manifest["seconds"],
                      "zero_shot": measure(ws)}
         if args.finetune:
-            tuned = finetune(ws, scorer, schema, FinetuneConfig(), Path(tempfile.mkdtemp(prefix="gerec-adapter-")),
-                             show_progress=False)
-            score_workspace(ws, scorer, schema, show_progress=False)
+            tuned = gerec.finetune(ws, "movies", show_progress=False)["finetune"]  # trains, then re-scores
             out[name]["finetune"] = {"epoch_seconds": tuned["history"][-1]["seconds"], "history": tuned["history"]}
             out[name]["finetuned"] = measure(ws)
     write_json(Path(__file__).parent / "results" / "guided_quality.json", out)

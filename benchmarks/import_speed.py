@@ -14,9 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gerec import Workspace
+import gerec
 from gerec.artifacts import write_json
-from gerec.data import import_dataset
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATASETS = {
@@ -35,9 +34,9 @@ def main() -> None:
     for name, (fmt, path, items) in DATASETS.items():
         times = []
         for _ in range(args.repeats):
-            ws = Workspace.resolve(tempfile.mkdtemp(prefix="gerec-bench-"))
+            ws = gerec.Workspace.resolve(tempfile.mkdtemp(prefix="gerec-bench-"))
             started = time.perf_counter()
-            manifest = import_dataset(ws, fmt, path, items)
+            manifest = gerec.import_data(ws, fmt, path, items)
             times.append(time.perf_counter() - started)
         final = manifest["final"]
         results[name] = {"seconds_median": round(statistics.median(times), 3), "seconds_all": [round(t, 3) for t in times],

@@ -23,18 +23,8 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
-from gerec import Workspace
+import gerec
 from gerec.artifacts import read_json, write_json
-from gerec.data import import_dataset
-from gerec.data.sequences import Sequences
-from gerec.evaluation.compare import compare
-from gerec.features import store
-from gerec.features.stage import materialize_workspace
-from gerec.guided.encoder import EncoderScorer
-from gerec.guided.schema import load_schema
-from gerec.guided.score import score_workspace
-from gerec.refine.stages import train_refined
-from gerec.training import configs_from, train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from import_speed import DATASETS  # noqa: E402
@@ -64,41 +54,39 @@ def main() -> None:
     results = read_json(RESULTS) if RESULTS.exists() else {"runs": {}}
     for dataset in args.datasets.split(","):
         fmt, path, items = DATASETS[dataset]
-        ws = Workspace.resolve(Path(args.workdir) / dataset)
+        ws = gerec.Workspace.resolve(Path(args.workdir) / dataset)
         if not ws.has_dataset():
-            import_dataset(ws, fmt, path, items)
+            gerec.import_data(ws, fmt, path, items)
         started = time.perf_counter()
-        guided = score_workspace(ws, EncoderScorer(), load_schema(SCHEMAS[dataset]), console=console)
+        guided = gerec.score(ws, SCHEMAS[dataset], console=console)
         score_seconds = time.perf_counter() - started
-        store.apply(ws)
-        seqs = Sequences.from_workspace(ws)
+        gerec.apply_store(ws)
         for model in args.models.split(","):
             key = f"{dataset}/{model}"
             if args.skip_done and key in results["runs"]:
                 continue
             seconds = {}
             started = time.perf_counter()
-            model_config, train_config = configs_from(overrides, model)
-            train(seqs, model_config, train_config, ws.model_dir("base", model), console=console)
+            gerec.train_base(ws, model, overrides, console=console)
             seconds["base"] = time.perf_counter() - started
             started = time.perf_counter()
-            report = materialize_workspace(ws, args.reduction, base_models=[model], console=console)
+            report = gerec.materialize(ws, [model], args.reduction, console=console)
             seconds["features"] = time.perf_counter() - started
-            for parts in ("reduced", "both"):
+            for variant in ("reduced", "refined"):
                 started = time.perf_counter()
-                train_refined(ws, model, parts, overrides, alpha=args.alpha, beta=args.beta, console=console)
-                seconds[parts] = time.perf_counter() - started
-            table = compare(ws, [model])
+                gerec.train_refined(ws, model, variant, overrides, alpha=args.alpha, beta=args.beta, console=console)
+                seconds[variant] = time.perf_counter() - started
+            table = gerec.evaluate(ws, [model], write=False)
             row = table["rows"][0]
             results["runs"][key] = {
                 "dataset": dataset, "model": model, "users": row["users"], "variants": row["variants"],
                 "gains": row["gains"], "reduction": report["reduced"][0], "beta": args.beta, "alpha": args.alpha,
                 "schema": SCHEMAS[dataset], "scored": {"items": guided["items"]["rows"], "users": guided["users"]["rows"],
                                                        "seconds": round(score_seconds, 1)},
-                "epochs": {v: read_json(ws.model_dir(p, model) / "metrics.json")["epochs"]
-                           for v, p in (("base", "base"), ("reduced", "reduced"), ("refined", "refined"))},
-                "stopped": {v: read_json(ws.model_dir(p, model) / "metrics.json")["stopped"]
-                            for v, p in (("base", "base"), ("reduced", "reduced"), ("refined", "refined"))},
+                "epochs": {v: read_json(ws.model_dir(v, model) / "metrics.json")["epochs"]
+                           for v in ("base", "reduced", "refined")},
+                "stopped": {v: read_json(ws.model_dir(v, model) / "metrics.json")["stopped"]
+                            for v in ("base", "reduced", "refined")},
                 "seconds": {k: round(v, 1) for k, v in seconds.items()}, "overrides": overrides,
                 "threads": args.threads, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                 "date": time.strftime("%Y-%m-%d"),

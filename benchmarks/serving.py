@@ -100,10 +100,9 @@ def main() -> None:
     args = parser.parse_args()
     from gerec import Workspace
     from gerec.retrieval.index import load_index
-    from gerec.serving.recommender import index_dir
 
     ws = Workspace.resolve(args.workspace)
-    real = load_index(index_dir(ws, args.index))
+    real = load_index(ws.index_dir(args.index))
     real_vectors = np.stack([real.index.reconstruct(i) for i in range(len(real))]).astype(np.float32)
     rng = np.random.default_rng(0)
     search = []

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from gerec_cli.common import GerecGroup, configure_threads, console, metrics_table, print_json, workspace
+from gerec_cli.common import (GerecGroup, configure_threads, console, device, metrics_table, print_json, settings,
+                              workspace)
 
 app = typer.Typer(cls=GerecGroup, help="Train base sequential recommenders.", no_args_is_help=True)
 
@@ -28,25 +29,19 @@ def train_(
     Settings (``--set key=value`` or YAML): dim, max_len, layers, heads, dropout, mask_prob,
     loss (ce | sampled), n_negatives, epochs, batch_size, lr, weight_decay, patience, seed.
     """
-    from gerec.config import load_yaml, parse_overrides
-    from gerec.data.sequences import Sequences
     from gerec.evaluation import metric_names
-    from gerec.training import configs_from, read_metrics, train
+    from gerec.steps.base import train_base
 
     configure_threads(ctx)
-    values = {**(load_yaml(config) if config else {}), **parse_overrides(set_ or [])}
-    model_config, train_config = configs_from(values, model)
     ws = workspace(ctx)
-    seqs = Sequences.from_workspace(ws)
+    result = train_base(ws, model, settings(config, set_), resume, device(ctx), console=Console(stderr=True, quiet=quiet),
+                        show_progress=not quiet)
     out_dir = ws.model_dir("base", model)
-    result = train(seqs, model_config, train_config, out_dir, resume=resume, data_files=ws.data_manifest()["files"],
-                   console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
-    metrics = read_metrics(out_dir)
     if json_out:
         print_json({"model": model, "valid": result.valid, "test": result.test, "best_epoch": result.best_epoch,
-                    "epochs": metrics["epochs"], "seconds": metrics["seconds"], "dir": str(out_dir)})
+                    "epochs": result.epochs, "seconds": round(result.seconds, 2), "stopped": result.stopped,
+                    "dir": str(out_dir)})
         return
-    console.print(metrics_table(f"{model} (best epoch {result.best_epoch} of {metrics['epochs']}, "
-                                f"{metrics['seconds']:.0f} s)",
+    console.print(metrics_table(f"{model} (best epoch {result.best_epoch} of {result.epochs}, {result.seconds:.0f} s)",
                                 {"valid": result.valid, "test": result.test}, metric_names()))
     console.print(f"wrote {out_dir} (model.safetensors, item_embeddings.parquet, metrics.json)")

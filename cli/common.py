@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -36,13 +37,23 @@ def workspace(ctx: typer.Context) -> Workspace:
     return Workspace.resolve(root)
 
 
+def device(ctx: typer.Context) -> str | None:
+    """The global ``--device`` (or $GEREC_DEVICE): auto, cpu, cuda, cuda:N or mps; None: auto."""
+    return ctx.find_root().params.get("device")
+
+
+def settings(config: Path | None, pairs: list[str] | None) -> dict[str, Any]:
+    """One flat mapping of settings: a YAML file's, then ``--set key=value`` overrides."""
+    from gerec.config import load_yaml, parse_overrides
+
+    return {**(load_yaml(config) if config else {}), **parse_overrides(pairs or [])}
+
+
 def configure_threads(ctx: typer.Context) -> None:
     """Apply the global ``--threads`` to torch (a shared 2-core box slows 10× when oversubscribed)."""
-    threads = ctx.find_root().params.get("threads")
-    if threads:
-        import torch
+    from gerec.devices import set_threads
 
-        torch.set_num_threads(threads)
+    set_threads(ctx.find_root().params.get("threads"))
 
 
 def print_json(obj: Any) -> None:

@@ -66,7 +66,8 @@ def import_(
     json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Import a dataset: clean, k-core, dense ids, leave-one-out split (Parquet + manifest)."""
-    from gerec.data import ColumnMap, ImportOptions, import_dataset, workspace_stats
+    from gerec.data import ColumnMap, ImportOptions
+    from gerec.steps.data import import_data, stats
 
     columns = ColumnMap(user=user_col, item=item_col, time=time_col or None, rating=rating_col,
                         item_id=items_id_col, title=title_col, text=tuple(text_col or ()))
@@ -74,12 +75,12 @@ def import_(
                             missing_text=missing_text, seed=seed)
     ws = workspace(ctx)
     with console.status(f"importing {path} ..."):
-        manifest = import_dataset(ws, fmt, path, items, columns, options)
+        manifest = import_data(ws, fmt, path, items, columns, options)
     if json_out:
         print_json(manifest)
         return
     print_dropped(manifest["dropped"])
-    console.print(stats_table(workspace_stats(ws)))
+    console.print(stats_table(stats(ws)))
     console.print(f"wrote {ws.data_dir} in {manifest['seconds']:.2f} s")
 
 
@@ -93,28 +94,23 @@ def synth(
     json_out: Annotated[bool, typer.Option("--json", help="Print the dataset stats as JSON.")] = False,
 ) -> None:
     """Generate the synthetic default dataset (with ground-truth attributes) and import it."""
-    from gerec.data.synth import SynthConfig, import_synthetic, synthesize
+    from gerec.data.synth import sized
+    from gerec.steps.data import stats, synthesize
 
     ws = workspace(ctx)
     with console.status("generating synthetic data ..."):
-        # Small catalogues get proportionally shorter sequences (no user repeats an item).
-        max_length = min(SynthConfig.max_length, n_items // 2)
-        config = SynthConfig(n_items=n_items, n_users=n_users, seed=seed, max_length=max_length,
-                             mean_length=min(SynthConfig.mean_length, max_length / 2))
-        out = synthesize(ws, config)
-    if not do_import:
+        manifest = synthesize(ws, sized(n_items, n_users, seed), do_import)
+    out = ws.synthetic_dir
+    if manifest is None:
         if json_out:
             print_json({"synthetic_dir": str(out)})
         else:
             console.print(f"wrote {out}")
         return
-    manifest = import_synthetic(ws)
     if json_out:
         print_json(manifest)
         return
-    from gerec.data import workspace_stats
-
-    console.print(stats_table(workspace_stats(ws)))
+    console.print(stats_table(stats(ws)))
     console.print(f"wrote {out} (ground truth: item_truth.parquet, user_truth.parquet) and {ws.data_dir}")
 
 
@@ -124,9 +120,9 @@ def stats(
     json_out: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Users, items, interactions (as imported and after filtering), sequence lengths, density."""
-    from gerec.data import workspace_stats
+    from gerec.steps.data import stats as data_stats
 
-    result = workspace_stats(workspace(ctx))
+    result = data_stats(workspace(ctx))
     if json_out:
         print_json(result)
     else:

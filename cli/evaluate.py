@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from gerec_cli.common import configure_threads, console, print_json, workspace
+from gerec_cli.common import configure_threads, console, device, print_json, workspace
 
 HEADLINE = ["MRR@10", "Recall@10", "NDCG@10"]
 
@@ -22,20 +22,19 @@ def evaluate(
 ) -> None:
     """Evaluate every trained variant; write reports/results.json and results.md."""
     from gerec.errors import GerecError
-    from gerec.evaluation.compare import compare, write_results
+    from gerec.steps.evaluate import evaluate as evaluate_all
 
     configure_threads(ctx)
     ws = workspace(ctx)
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    results = compare(ws, names, split, bootstrap, seed)
+    results = evaluate_all(ws, names, split, bootstrap, seed, device=device(ctx))
     if not results["rows"]:
-        raise GerecError(f"no trained models in {ws.root / 'models'}: run `gerec base train` and `gerec refine train`")
-    write_results(ws, results)
+        raise GerecError(f"no trained models in {ws.models_dir}: run `gerec base train` and `gerec refine train`")
     if json_out:
         print_json(results)
         return
     console.print(comparison_table(results))
-    console.print(f"all metrics (K = 5, 10, 20): {ws.reports_dir / 'results.md'}, {ws.reports_dir / 'results.json'}")
+    console.print(f"all metrics (K = 5, 10, 20): {ws.results_path.with_suffix('.md')}, {ws.results_path}")
 
 
 def comparison_table(results: dict[str, Any]) -> Table:

@@ -19,7 +19,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 @app.command("apply")
 def apply_(ctx: typer.Context, json_out: JsonOption = False) -> None:
     """Write this workspace's Feast repository and register its entities and feature views (idempotent)."""
-    from gerec.features.store import apply
+    from gerec.steps.features import apply
 
     result = apply(workspace(ctx))
     if json_out:
@@ -41,12 +41,12 @@ def materialize(
     json_out: JsonOption = False,
 ) -> None:
     """Reduce base item embeddings, ingest changed rows into the offline store, materialize them online."""
-    from gerec.features.stage import materialize_workspace
+    from gerec.steps.features import materialize
 
     configure_threads(ctx)
     names = [m.strip() for m in base_models.split(",") if m.strip()] if base_models else None
-    report = materialize_workspace(workspace(ctx), reduction, k, incremental=not full, base_models=names,
-                                   console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
+    report = materialize(workspace(ctx), names, reduction, k, incremental=not full,
+                         console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
     if json_out:
         print_json(report)
         return

@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gerec_cli.common import GerecGroup, configure_threads, console, print_json, workspace
+from gerec.names import DEFAULT_ENCODER
+from gerec_cli.common import GerecGroup, configure_threads, console, device, print_json, settings, workspace
 
 app = typer.Typer(cls=GerecGroup, help="Guided embeddings: attribute scores from a language model.",
                   no_args_is_help=True)
@@ -40,7 +41,7 @@ def score(
     ctx: typer.Context,
     schema: SchemaOption = "movies",
     backend: BackendOption = "encoder",
-    model: ModelOption = "all-MiniLM-L6-v2",
+    model: ModelOption = DEFAULT_ENCODER,
     generate: Annotated[bool, typer.Option(help="causal: decode freely and parse, instead of teacher-forced digits.")] = False,
     dtype: DtypeOption = "",
     recent: Annotated[int, typer.Option(help="Most recent train items whose titles describe a user.")] = 10,
@@ -49,29 +50,21 @@ def score(
     json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Score every item (its text) and user (recent train titles); resumable, cached by content hash."""
-    from gerec.guided.schema import load_schema
-    from gerec.guided.score import score_workspace
-    from gerec.guided.scorers import make_scorer
+    from gerec.steps.guided import attribute_summary
+    from gerec.steps.guided import score as score_all
 
     configure_threads(ctx)
     ws = workspace(ctx)
-    ws.data_manifest()  # a clear error before loading a model when there is no dataset
-    attribute_schema = load_schema(schema)
-    scorer = make_scorer(backend, model, generate, dtype, batch_size)
-    manifest = score_workspace(ws, scorer, attribute_schema, recent=recent, console=Console(stderr=True, quiet=quiet),
-                               show_progress=not quiet)
+    manifest = score_all(ws, schema, backend, model, recent, generate=generate, dtype=dtype, batch_size=batch_size,
+                         device=device(ctx), console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
     if json_out:
         print_json(manifest)
         return
-    table = Table(title=f"{attribute_schema.domain}: item scores (1-9) over {manifest['items']['rows']:,} items")
+    table = Table(title=f"{manifest['schema']['domain']}: item scores (1-9) over {manifest['items']['rows']:,} items")
     for col in ("attribute", "mean", "min", "max"):
         table.add_column(col, justify="left" if col == "attribute" else "right")
-    import pyarrow.parquet as pq
-
-    items = pq.read_table(ws.features_dir / "item_attributes.parquet", columns=attribute_schema.names)
-    for name in attribute_schema.names:
-        values = items[name].to_numpy()
-        table.add_row(name, f"{values.mean():.2f}", f"{values.min():.2f}", f"{values.max():.2f}")
+    for name, values in attribute_summary(ws).items():
+        table.add_row(name, f"{values['mean']:.2f}", f"{values['min']:.2f}", f"{values['max']:.2f}")
     console.print(table)
     rate = manifest["items"]["items_per_second"]
     console.print(f"scored {manifest['items']['newly_scored']:,} items (reused {manifest['items']['reused']:,})"
@@ -85,34 +78,24 @@ def finetune(
     ctx: typer.Context,
     schema: SchemaOption = "movies",
     backend: BackendOption = "encoder",
-    model: ModelOption = "all-MiniLM-L6-v2",
+    model: ModelOption = DEFAULT_ENCODER,
     dtype: DtypeOption = "",
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value: epochs, batch_size, negatives, lr, lora_r, lora_alpha, lora_dropout, format_weight, temperature, recent, stats_sample, seed.")] = None,
     quiet: QuietOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the fine-tuning and scoring manifests as JSON.")] = False,
 ) -> None:
     """Train LoRA adapters with L_rec + λ·L_format, save them, then re-score items and users with them."""
-    from gerec.config import parse_overrides, update
-    from gerec.guided.finetune import FinetuneConfig
-    from gerec.guided.finetune import finetune as run_finetune
-    from gerec.guided.schema import load_schema
-    from gerec.guided.score import score_workspace
-    from gerec.guided.scorers import make_scorer
+    from gerec.steps.guided import finetune as finetune_scorer
 
     configure_threads(ctx)
     ws = workspace(ctx)
-    ws.data_manifest()
-    config = update(FinetuneConfig(), parse_overrides(set_ or []))
-    attribute_schema = load_schema(schema)
-    scorer = make_scorer(backend, model, dtype=dtype)
-    out_dir = ws.root / "adapters" / f"{backend}-{attribute_schema.domain}"
-    err = Console(stderr=True, quiet=quiet)
-    tuned = run_finetune(ws, scorer, attribute_schema, config, out_dir, console=err, show_progress=not quiet)
-    scored = score_workspace(ws, scorer, attribute_schema, recent=config.recent, console=err, show_progress=not quiet)
+    result = finetune_scorer(ws, schema, backend, model, settings(None, set_), dtype, device(ctx),
+                             console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
+    tuned, scored = result["finetune"], result["score"]
     if json_out:
         print_json({"finetune": tuned, "score": scored})
         return
     last = tuned["history"][-1]
-    console.print(f"adapter: {out_dir} ({tuned['seconds']:.0f} s, last epoch loss {last['loss']:.4f}: "
+    console.print(f"adapter: {result['adapter']} ({tuned['seconds']:.0f} s, last epoch loss {last['loss']:.4f}: "
                   f"rec {last['rec']:.4f}, format {last['format']:.4f})")
     console.print(f"re-scored {scored['items']['rows']:,} items and {scored['users']['rows']:,} users into {ws.features_dir}")

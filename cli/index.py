@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from gerec_cli.common import GerecGroup, configure_threads, console, print_json, workspace
+from gerec.names import DEFAULT_INDEX, index_name
+from gerec_cli.common import GerecGroup, configure_threads, console, device, print_json, workspace
 
 app = typer.Typer(cls=GerecGroup, help="FAISS index over refined (or base) item embeddings.", no_args_is_help=True)
 
@@ -25,44 +26,36 @@ def build(
     json_out: JsonOption = False,
 ) -> None:
     """Build, measure (recall@10 vs exact search) and atomically publish an index."""
-    from gerec.retrieval.build import build_model_index
+    from gerec.steps.index import build_index
 
     configure_threads(ctx)
     ws = workspace(ctx)
-    manifest = build_model_index(ws, model, variant, kind, recall_floor, name)
+    manifest = build_index(ws, model, variant, kind, recall_floor, name, device(ctx))
     if json_out:
         print_json(manifest)
         return
     console.print(f"{manifest['kind']} index of {manifest['items']:,} items × {manifest['width']} "
                   f"({manifest['source']['embedding']} embeddings of {variant}-{model}), recall@10 vs exact "
                   f"{manifest['recall_at_10']:.3f}, built in {manifest['build_seconds']:.2f} s → "
-                  f"{ws.root / 'indexes' / (name or f'{variant}-{model}')}")
+                  f"{ws.index_dir(name or index_name(model, variant))}")
 
 
 @app.command()
 def add(
     ctx: typer.Context,
     items: Annotated[Path, typer.Option(help="CSV or TSV of new items with 'title' and 'text' columns.")],
-    index: Annotated[str, typer.Option(help="Index name.")] = "refined-sasrec",
+    index: Annotated[str, typer.Option(help="Index name.")] = DEFAULT_INDEX,
     json_out: JsonOption = False,
 ) -> None:
     """Add cold-start items (text, no interactions): guided scores + predicted latent part, no rebuild."""
-    import csv
-
-    from gerec.errors import GerecError
-    from gerec.retrieval.coldstart import add_items
+    from gerec.steps.index import add_items, read_new_items
 
     configure_threads(ctx)
-    if not items.exists():
-        raise GerecError(f"{items}: file not found")
-    with open(items, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t" if items.suffix == ".tsv" else ","))
-    if not rows or not {"title", "text"} <= set(rows[0]):
-        raise GerecError(f"{items}: needs 'title' and 'text' columns, found {', '.join(rows[0]) if rows else 'no rows'}")
-    ids, manifest = add_items(workspace(ctx), index, [r["title"] for r in rows], [r["text"] for r in rows])
+    titles, texts = read_new_items(items)
+    ids, manifest = add_items(workspace(ctx), titles, texts, index)
     if json_out:
-        print_json({"added": dict(zip(ids, [r["title"] for r in rows])), "manifest": manifest})
+        print_json({"added": dict(zip(ids, titles)), "manifest": manifest})
         return
-    for item_id, row in zip(ids, rows):
-        console.print(f"added item {item_id}: {row['title']}")
+    for item_id, title in zip(ids, titles):
+        console.print(f"added item {item_id}: {title}")
     console.print(f"index {index} now holds {manifest['items']:,} items")

@@ -40,6 +40,7 @@ def _version(value: bool) -> None:
 def main_options(
     workspace: Annotated[str, typer.Option(envvar="GEREC_WORKSPACE", help="Workspace folder for every artifact.")] = "gerec-workspace",
     threads: Annotated[Optional[int], typer.Option(envvar="GEREC_THREADS", help="Torch/OpenMP threads (default: torch's choice).")] = None,
+    device: Annotated[Optional[str], typer.Option(envvar="GEREC_DEVICE", help="Torch device for training, evaluation, scoring and serving: auto (a GPU if there is one) | cpu | cuda | cuda:N | mps.")] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     """Options shared by every command."""

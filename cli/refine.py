@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from gerec_cli.common import GerecGroup, configure_threads, console, metrics_table, print_json, workspace
+from gerec_cli.common import (GerecGroup, configure_threads, console, device, metrics_table, print_json, settings,
+                              workspace)
 
 app = typer.Typer(cls=GerecGroup, help="Refined embeddings: [guided ; reduced base] item tables.", no_args_is_help=True)
 
@@ -17,7 +18,7 @@ app = typer.Typer(cls=GerecGroup, help="Refined embeddings: [guided ; reduced ba
 def train_(
     ctx: typer.Context,
     model: Annotated[str, typer.Option(help="gru4rec | sasrec | bert4rec (its base model must be trained).")] = "sasrec",
-    parts: Annotated[str, typer.Option(help="both (the method) | reduced (no language model) | guided (no base model).")] = "both",
+    variant: Annotated[str, typer.Option(help="refined (the method) | reduced (no language model) | guided (no base model).")] = "refined",
     normalization: Annotated[str, typer.Option(help="zscore | minmax, per attribute over the catalogue.")] = "zscore",
     alpha: Annotated[Optional[float], typer.Option(help="Scale of the guided part (default: the reduced part's RMS).")] = None,
     beta: Annotated[float, typer.Option(help="Weight of the user guided term β·<g_u, ĝ_i>.")] = 1.0,
@@ -29,17 +30,18 @@ def train_(
 ) -> None:
     """Train MODEL on item features from the Feast store: frozen guided part, trainable reduced part,
     trainable user vectors; same loop, protocol and early stopping as the base models."""
-    from gerec.config import load_yaml, parse_overrides
     from gerec.evaluation import metric_names
-    from gerec.refine.stages import train_refined
+    from gerec.steps.refine import train_refined
 
     configure_threads(ctx)
-    values = {**(load_yaml(config) if config else {}), **parse_overrides(set_ or [])}
-    result, out_dir = train_refined(workspace(ctx), model, parts, values, normalization, alpha, beta, resume,
-                                    console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
+    ws = workspace(ctx)
+    result = train_refined(ws, model, variant, settings(config, set_), normalization, alpha, beta, resume, device(ctx),
+                           console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
+    out_dir = ws.model_dir(variant, model)
     if json_out:
-        print_json({"model": model, "parts": parts, "valid": result.valid, "test": result.test,
-                    "best_epoch": result.best_epoch, "seconds": round(result.seconds, 2), "dir": str(out_dir)})
+        print_json({"model": model, "variant": variant, "valid": result.valid, "test": result.test,
+                    "best_epoch": result.best_epoch, "epochs": result.epochs, "seconds": round(result.seconds, 2),
+                    "dir": str(out_dir)})
         return
     console.print(metrics_table(f"{out_dir.name} (best epoch {result.best_epoch}, {result.seconds:.0f} s)",
                                 {"valid": result.valid, "test": result.test}, metric_names()))

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from gerec_cli.common import configure_threads, console, print_json, workspace
+from gerec.names import DEFAULT_ENCODER
+from gerec_cli.common import configure_threads, console, device, print_json, workspace
 from gerec_cli.evaluate import comparison_table
 from gerec_cli.serving import items_table
 
@@ -21,7 +22,7 @@ def run(
     models: Annotated[str, typer.Option(help="Base models to train, comma-separated: gru4rec,sasrec,bert4rec.")] = "sasrec",
     schema: Annotated[str, typer.Option(help="Attribute schema for the guided-embedding stage (name or YAML path).")] = "movies",
     backend: Annotated[str, typer.Option(help="Scorer: encoder (offline default) | causal (a prompted causal LM).")] = "encoder",
-    lm: Annotated[str, typer.Option(help="The scorer's model: a local path or hub id.")] = "all-MiniLM-L6-v2",
+    lm: Annotated[str, typer.Option(help="The scorer's model: a local path or hub id.")] = DEFAULT_ENCODER,
     finetune: Annotated[bool, typer.Option(help="LoRA fine-tune the scorer on the train split before scoring.")] = False,
     quick: Annotated[bool, typer.Option(help="A small synthetic dataset and 3 epochs per model: the whole run in under a minute.")] = False,
     force: Annotated[Optional[list[str]], typer.Option(help="Redo a stage even if its inputs are unchanged (repeatable; 'all', a stage such as 'guided', or a family such as 'base').")] = None,
@@ -31,26 +32,21 @@ def run(
     """Run the pipeline end to end: data → base models → guided attribute scores → feature store →
     refined models (and the reduced-only ablation) → evaluation → FAISS index → report; then print
     the results table and example recommendations with their reasons."""
-    from gerec.artifacts import read_json
     from gerec.config import parse_overrides
-    from gerec.pipeline import Pipeline
-    from gerec.pipeline.end_to_end import RunConfig, artifact_locations, run_stages
+    from gerec.steps.run import RunConfig
+    from gerec.steps.run import run as run_all
 
     configure_threads(ctx)
-    ws = workspace(ctx)
     names = tuple(m.strip() for m in models.split(",") if m.strip())
-    config = RunConfig(data, fmt, items, names, schema, backend, lm, finetune, quick, parse_overrides(set_ or []))
-    err = Console(stderr=True, quiet=json_out)
-    pipeline = Pipeline(ws, run_stages(ws, config, err, show_progress=not json_out))
-    stages = pipeline.run(force or (), console=err, show_progress=not json_out)
-    results = read_json(ws.reports_dir / "results.json")
-    examples = read_json(ws.reports_dir / "report.json")["cases"]  # the report's case studies: three users
-    artifacts = artifact_locations(ws, config)
+    config = RunConfig(data, fmt, items, names, schema, backend, lm, finetune, quick, parse_overrides(set_ or []),
+                       device(ctx))
+    outcome = run_all(workspace(ctx), config, tuple(force or ()), Console(stderr=True, quiet=json_out),
+                      show_progress=not json_out)
     if json_out:
-        print_json({"workspace": str(ws.root), "stages": stages, "results": results, "examples": examples,
-                    "artifacts": artifacts})
+        print_json(outcome)
         return
-    console.print(comparison_table(results))
+    stages, examples, artifacts = outcome["stages"], outcome["examples"], outcome["artifacts"]
+    console.print(comparison_table(outcome["results"]))
     if quick:
         console.print("[dim]--quick trains every model for 3 epochs: gains over base here mostly measure that refined "
                       "and reduced-only start from the base model's embeddings, not the method. Run without --quick "

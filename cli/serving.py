@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from gerec_cli.common import configure_threads, console, print_json, workspace
+from gerec.names import DEFAULT_INDEX
+from gerec_cli.common import configure_threads, console, device, print_json, workspace
 
 IndexOption = Annotated[str, typer.Option("--index", help="Index name (see `gerec index build`).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
@@ -26,10 +27,10 @@ def _history(text: Optional[str]) -> Optional[list[int]]:
 
 
 def _recommender(ctx: typer.Context, index: str) -> Any:
-    from gerec.serving.recommender import Recommender
+    from gerec.steps.recommend import load_recommender
 
     configure_threads(ctx)
-    return Recommender.load(workspace(ctx), index)
+    return load_recommender(workspace(ctx), index, device(ctx))
 
 
 def items_table(title: str, items: list[dict[str, Any]], reasons_key: str) -> Table:
@@ -50,11 +51,13 @@ def recommend(
     user: Annotated[Optional[int], typer.Option(help="A user id (history from the feature store).")] = None,
     history: Annotated[Optional[str], typer.Option(help="Item ids 'i1,i2,i3', oldest first: a new user.")] = None,
     k: Annotated[int, typer.Option("-k", "--k", help="How many items.")] = 10,
-    index: IndexOption = "refined-sasrec",
+    index: IndexOption = DEFAULT_INDEX,
     json_out: JsonOption = False,
 ) -> None:
     """Top-k items for a user (or a history), each with the attributes that drove it."""
-    answer = _recommender(ctx, index).recommend(user_id=user, history=_history(history), k=k)
+    from gerec.serving.answers import recommendations
+
+    answer = recommendations(_recommender(ctx, index), user_id=user, history=_history(history), k=k)
     if json_out:
         print_json(answer)
         return
@@ -67,11 +70,13 @@ def similar(
     ctx: typer.Context,
     item: Annotated[int, typer.Option(help="An item id.")],
     k: Annotated[int, typer.Option("-k", "--k", help="How many items.")] = 10,
-    index: IndexOption = "refined-sasrec",
+    index: IndexOption = DEFAULT_INDEX,
     json_out: JsonOption = False,
 ) -> None:
     """Nearest items by the model's inner product, with the attributes they share."""
-    answer = _recommender(ctx, index).similar(item, k)
+    from gerec.serving.answers import similar as similar_items
+
+    answer = similar_items(_recommender(ctx, index), item, k)
     if json_out:
         print_json(answer)
         return
@@ -84,11 +89,11 @@ def explain(
     user: Annotated[Optional[int], typer.Option(help="A user id.")] = None,
     history: Annotated[Optional[str], typer.Option(help="Item ids 'i1,i2,i3' instead of a user.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Also save a bar chart of the contributions (PNG).")] = None,
-    index: IndexOption = "refined-sasrec",
+    index: IndexOption = DEFAULT_INDEX,
     json_out: JsonOption = False,
 ) -> None:
     """One (user, item) score split into per-attribute contributions and the latent remainder."""
-    answer = _recommender(ctx, index).explain(item, user_id=user, history=_history(history))
+    answer = _recommender(ctx, index).explain(user, item, history=_history(history))
     if plot is not None:
         from gerec.serving.plot import contribution_chart
 
@@ -112,7 +117,7 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    index: IndexOption = "refined-sasrec",
+    index: IndexOption = DEFAULT_INDEX,
     api_key: Annotated[Optional[str], typer.Option(envvar="GEREC_API_KEY", help="Require this X-API-Key header.")] = None,
     workers: Annotated[int, typer.Option(help="Server processes (each loads the model and index).")] = 1,
 ) -> None:
@@ -121,12 +126,13 @@ def serve(
 
     import uvicorn
 
-    from gerec.serving.recommender import Recommender
+    from gerec.steps.recommend import load_recommender
 
     ws = workspace(ctx)
-    Recommender.load(ws, index, with_store=False)  # a missing or damaged index fails here, with a clear message
+    load_recommender(ws, index, device(ctx), with_store=False)  # a missing or damaged index fails here, clearly
     threads = ctx.find_root().params.get("threads")
     os.environ.update({"GEREC_WORKSPACE": str(ws.root), "GEREC_INDEX": index, "GEREC_API_KEY": api_key or "",
-                       **({"GEREC_THREADS": str(threads)} if threads else {})})
-    uvicorn.run("gerec.serving.http:app_from_env", factory=True, host=host, port=port, workers=workers,
+                       **({"GEREC_THREADS": str(threads)} if threads else {}),
+                       **({"GEREC_DEVICE": device(ctx)} if device(ctx) else {})})
+    uvicorn.run("gerec.steps.recommend:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="warning")

@@ -3,7 +3,8 @@
 Run: python examples/causal_lm.py --model Qwen/Qwen2.5-0.5B-Instruct [WORKSPACE]
      python examples/causal_lm.py --model /models/llama-3.2-1b-instruct --dtype bfloat16 --items 2000
 
-GPU notes: the scorer puts the model on CUDA when torch sees a GPU. Pass --dtype bfloat16 there
+GPU notes: the scorer puts the model on CUDA when torch sees a GPU (--device cpu|cuda to choose).
+Pass --dtype bfloat16 there
 (half the memory of float32) and raise --batch-size while memory allows: prompts are short,
 so batches of dozens fit small models. On a CPU a causal LM is far slower than the default
 encoder: try a schema on a hundred items, score a catalogue on a GPU.
@@ -18,11 +19,7 @@ import tempfile
 
 import pyarrow.parquet as pq
 
-from gerec import Workspace
-from gerec.data.synth import SynthConfig, import_synthetic, synthesize
-from gerec.guided.causal import CausalScorer
-from gerec.guided.schema import load_schema
-from gerec.guided.score import score_workspace
+import gerec
 
 
 def main() -> None:
@@ -33,20 +30,20 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--schema", default="movies", help="shipped schema name or YAML path")
     parser.add_argument("--items", type=int, default=40, help="synthetic items to score")
+    parser.add_argument("--device", default=None, help="auto (default) | cpu | cuda")
     args = parser.parse_args()
 
-    ws = Workspace.resolve(args.workspace or tempfile.mkdtemp(prefix="gerec-"))
-    synthesize(ws, SynthConfig(n_items=args.items, n_users=args.items, max_length=10))
-    import_synthetic(ws)
-    scorer = CausalScorer(args.model, batch_size=args.batch_size, dtype=args.dtype)
-    schema = load_schema(args.schema)
-    manifest = score_workspace(ws, scorer, schema, show_progress=False)
-    print(f"{args.model} on {scorer.device}: scored {manifest['items']['rows']} items and "
-          f"{manifest['users']['rows']} users on {len(schema)} attributes")
-    items = pq.read_table(ws.features_dir / "item_attributes.parquet").to_pandas()
+    ws = gerec.Workspace.resolve(args.workspace or tempfile.mkdtemp(prefix="gerec-"))
+    gerec.synthesize(ws, gerec.SynthConfig(n_items=args.items, n_users=args.items, max_length=10))
+    manifest = gerec.score(ws, args.schema, backend="causal", lm=args.model, dtype=args.dtype or "",
+                           batch_size=args.batch_size, device=args.device, show_progress=False)
+    names = manifest["attributes"]
+    print(f"{args.model}: scored {manifest['items']['rows']} items and "
+          f"{manifest['users']['rows']} users on {len(names)} attributes")
+    items = pq.read_table(ws.item_attributes_path).to_pandas()  # an artifact: plain Parquet
     texts = pq.read_table(ws.items_path, columns=["item_id", "text"]).to_pandas().set_index("item_id")["text"]
     for _, row in items.head(3).iterrows():
-        scores = ", ".join(f"{name} {row[name]:.1f}" for name in schema.names)
+        scores = ", ".join(f"{name} {row[name]:.1f}" for name in names)
         print(f"- {texts[row['item_id']][:70]}...\n  {scores}")
 
 

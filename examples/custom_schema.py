@@ -6,11 +6,10 @@ Run: python examples/custom_schema.py
 
 from __future__ import annotations
 
-from gerec.guided.encoder import EncoderScorer
-from gerec.guided.schema import parse_schema
+import gerec
 
 # Each end of an attribute says what an item *is* there (avoid "no X": encoders read it as X).
-WINE = parse_schema({
+WINE = gerec.parse_schema({
     "domain": "wine",
     "attributes": [
         {"name": "body", "description": "How heavy the wine feels.",
@@ -30,7 +29,7 @@ WINES = [
 
 
 def main() -> None:
-    scorer = EncoderScorer()
+    scorer = gerec.make_scorer("encoder")  # the offline default; "causal" for a prompted causal LM
     raw = scorer.raw_scores(WINES, WINE).numpy()  # raw phrase contrasts; gerec calibrates them over a catalogue
     for text, row in zip(WINES, raw):
         best = WINE.names[int(row.argmax())]

@@ -28,11 +28,13 @@ from safetensors.torch import load_file, save_file
 from gerec.artifacts import atomic_file, read_json, write_json
 from gerec.config import ConfigError, update
 from gerec.data.sequences import Sequences, ranges
+from gerec.devices import resolve_device
 from gerec.errors import GerecError
 from gerec.evaluation import evaluate
-from gerec.models import MODELS, build_model
+from gerec.models import build_model
 from gerec.models.refined import Refinement
 from gerec.models.sequential import ModelConfig, SequentialModel
+from gerec.names import MODELS
 
 VALID_METRIC = "NDCG@10"
 
@@ -60,6 +62,11 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     seconds: float = 0.0
+    stopped: str = ""  # early stopping | time budget | epoch limit
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history)
 
 
 def resolve_max_len(config: ModelConfig, seqs: Sequences) -> ModelConfig:
@@ -94,17 +101,17 @@ def length_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Gene
     would spend most of their compute on padding. Windows are sorted by length (random
     order among equal lengths), cut into batches, and the batches shuffled.
     """
-    noise = torch.rand(len(lengths), generator=generator)
+    noise = torch.rand(len(lengths), generator=generator, device=generator.device)
     order = torch.argsort(lengths.double() + noise.double() * 0.5)
     batches = list(torch.split(order, batch_size))
-    return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator, device=generator.device)]
 
 
 # -- checkpoints: safetensors weights + JSON ----------------------------------------------
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     with atomic_file(path) as tmp:
-        save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, str(tmp))
+        save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, str(tmp))
 
 
 def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -123,14 +130,15 @@ def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tens
 
 def save_item_embeddings(model: SequentialModel, path: Path) -> None:
     """Parquet (item_id, vector) of the real items' rows of the item table."""
-    table = model.catalogue().detach()[1:].numpy().astype(np.float32)  # (n_items, d)
+    table = model.catalogue().detach()[1:].cpu().numpy().astype(np.float32)  # (n_items, d)
     vectors = pa.FixedSizeListArray.from_arrays(pa.array(table.ravel()), table.shape[1])
     with atomic_file(path) as tmp:
         pq.write_table(pa.table({"item_id": np.arange(1, model.n_items + 1, dtype=np.int32), "vector": vectors}), tmp)
 
 
-def load_checkpoint(out_dir: Path) -> SequentialModel:
-    """The best model of a finished (or interrupted) run in ``out_dir``."""
+def load_checkpoint(out_dir: Path, device: str | torch.device | None = "cpu") -> SequentialModel:
+    """The best model of a finished (or interrupted) run in ``out_dir``, on ``device``
+    (weights are saved from the CPU, so a checkpoint loads on any device)."""
     config_path = out_dir / "config.json"
     if not config_path.exists():
         raise GerecError(f"no trained model in {out_dir}: train one first")
@@ -140,7 +148,7 @@ def load_checkpoint(out_dir: Path) -> SequentialModel:
         Refinement.shell(meta["refine"]).apply(model)
     model.load_state_dict(load_file(str(out_dir / "model.safetensors")))
     model.eval()
-    return model
+    return model.to(resolve_device(device))
 
 
 def user_queries(model: SequentialModel, seqs: Sequences, users: np.ndarray, split: str,
@@ -150,8 +158,8 @@ def user_queries(model: SequentialModel, seqs: Sequences, users: np.ndarray, spl
     with torch.inference_mode():
         for start in range(0, len(users), batch_size):
             batch = users[start:start + batch_size]
-            histories = torch.from_numpy(seqs.padded(batch, split, int(model.config.max_len)))
-            out.append(model.user_vectors(histories, torch.from_numpy(batch)).numpy())
+            histories = torch.from_numpy(seqs.padded(batch, split, int(model.config.max_len))).to(model.device)
+            out.append(model.user_vectors(histories, torch.from_numpy(batch).to(model.device)).cpu().numpy())
     return np.concatenate(out)
 
 
@@ -171,7 +179,8 @@ def _check_resumable(out_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
 
 def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig, out_dir: Path,
           resume: bool = False, data_files: dict[str, str] | None = None, console: Console | None = None,
-          show_progress: bool = True, refinement: Refinement | None = None) -> TrainResult:
+          show_progress: bool = True, refinement: Refinement | None = None,
+          device: str | torch.device | None = None) -> TrainResult:
     """Train, validate each epoch, stop early, keep the best; write everything to ``out_dir``.
 
     With ``refinement``, the model's item table is the refined ``[frozen ; trainable]`` one
@@ -179,9 +188,12 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
 
     ``out_dir`` gets ``config.json``, ``model.safetensors`` (best), ``last.safetensors`` +
     ``optimizer.safetensors`` + ``state.json`` (for ``resume``), ``item_embeddings.parquet``
-    and ``metrics.json``.
+    and ``metrics.json``. ``device``: see :func:`gerec.devices.resolve_device`; random draws
+    (batch order, negatives, BERT4Rec masks) come from one CPU generator, so a seed gives the
+    same draws on any device.
     """
     console = console or Console(stderr=True)
+    device = resolve_device(device)
     model_config = resolve_max_len(model_config, seqs)
     max_len = int(model_config.max_len)  # type: ignore[arg-type]
     torch.manual_seed(train_config.seed)
@@ -189,6 +201,7 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     model = build_model(model_config, seqs.n_items)
     if refinement is not None:
         refinement.apply(model)
+    model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
     gen = torch.Generator().manual_seed(train_config.seed)
     meta = {"model": dataclasses.asdict(model_config), "train": dataclasses.asdict(train_config),
@@ -201,7 +214,7 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     if resume:
         state = _check_resumable(out_dir, meta)
         model.load_state_dict(load_file(str(out_dir / "last.safetensors")))
-        tensors = load_file(str(out_dir / "optimizer.safetensors"))
+        tensors = load_file(str(out_dir / "optimizer.safetensors"))  # CPU tensors; load_state_dict moves them
         gen.set_state(tensors.pop("__generator__"))
         torch.set_rng_state(tensors.pop("__torch_rng__"))
         _restore_optimizer(opt, tensors, state.pop("optimizer"))
@@ -224,8 +237,8 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
             model.train()
             total = 0.0
             for b, rows in enumerate(length_batches(lengths, train_config.batch_size, gen)):
-                batch = windows[rows][:, -int(lengths[rows].max()):]  # (B, longest window in the batch)
-                _, loss = model(batch, gen, owners[rows])
+                batch = windows[rows][:, -int(lengths[rows].max()):].to(device)  # (B, longest window in the batch)
+                _, loss = model(batch, gen, owners[rows].to(device))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if train_config.grad_clip:
@@ -256,7 +269,7 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
                           {**tensors, "__generator__": gen.get_state(), "__torch_rng__": torch.get_rng_state()})
             write_json(out_dir / "state.json", {**state, "optimizer": groups})
 
-    best = load_checkpoint(out_dir)
+    best = load_checkpoint(out_dir, device)
     test = evaluate(best, seqs, "test", max_len=max_len, batch_size=train_config.eval_batch_size).metrics
     save_item_embeddings(best, out_dir / "item_embeddings.parquet")
     stopped = ("early stopping" if state["bad_epochs"] >= train_config.patience
@@ -266,7 +279,7 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
                "seconds_per_epoch": round(state["seconds"] / max(state["epoch"], 1), 2),
                "valid": state.get("valid", {}), "test": test}
     write_json(out_dir / "metrics.json", metrics)
-    return TrainResult(best, metrics["valid"], test, state["history"], state["best_epoch"], state["seconds"])
+    return TrainResult(best, metrics["valid"], test, state["history"], state["best_epoch"], state["seconds"], stopped)
 
 
 def configs_from(values: dict[str, Any], model: str) -> tuple[ModelConfig, TrainConfig]:
@@ -286,10 +299,3 @@ def configs_from(values: dict[str, Any], model: str) -> tuple[ModelConfig, Train
     if model_config.loss not in ("ce", "sampled"):
         raise ConfigError(f"unknown loss '{model_config.loss}'; choose ce or sampled")
     return model_config, update(TrainConfig(), train_values)
-
-
-def read_metrics(out_dir: Path) -> dict[str, Any]:
-    path = out_dir / "metrics.json"
-    if not path.exists():
-        raise GerecError(f"no metrics in {out_dir}: train the model first")
-    return read_json(path)

@@ -1,6 +1,8 @@
 """The workspace: one folder per project holding every artifact gerec writes.
 
-Paths live here and nowhere else, so every stage agrees on where things are.
+Paths live here and nowhere else, so every step agrees on where things are. Only the
+workspace verbs (``gerec.steps``), serving and the CLI know of workspaces; the cores
+(models, refinement math, scorers, index, metrics) take arrays and folders.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from gerec.artifacts import read_json
 from gerec.errors import DataError
+from gerec.names import VARIANTS
 
 DEFAULT_WORKSPACE = "gerec-workspace"
 
@@ -62,9 +65,30 @@ class Workspace:
     def guided_manifest_path(self) -> Path:
         return self.features_dir / "guided_manifest.json"
 
+    @property
+    def item_attributes_path(self) -> Path:
+        return self.features_dir / "item_attributes.parquet"
+
+    @property
+    def user_attributes_path(self) -> Path:
+        return self.features_dir / "user_attributes.parquet"
+
+    @property
+    def score_cache_dir(self) -> Path:
+        """Raw language-model scores keyed by content hash (what makes scoring resumable)."""
+        return self.features_dir / "cache"
+
+    def adapter_dir(self, backend: str, domain: str) -> Path:
+        """LoRA adapters of a fine-tuned scorer, ``adapters/<backend>-<domain>``."""
+        return self.root / "adapters" / f"{backend}-{domain}"
+
+    @property
+    def reduced_dir(self) -> Path:
+        return self.features_dir / "reduced"
+
     def reduced_path(self, base_model: str) -> Path:
         """Reduced base item embeddings of one base model (``features/reduced/<model>.parquet``)."""
-        return self.features_dir / "reduced" / f"{base_model}.parquet"
+        return self.reduced_dir / f"{base_model}.parquet"
 
     @property
     def feature_store_dir(self) -> Path:
@@ -75,10 +99,43 @@ class Workspace:
     def reports_dir(self) -> Path:
         return self.root / "reports"
 
-    # -- trained models ----------------------------------------------------------------------
-    def model_dir(self, stage: str, model: str) -> Path:
-        """``models/<stage>-<model>``, e.g. ``models/base-sasrec``."""
-        return self.root / "models" / f"{stage}-{model}"
+    @property
+    def results_path(self) -> Path:
+        """The latest comparison (``gerec evaluate``), with ``results.md`` beside it."""
+        return self.reports_dir / "results.json"
+
+    @property
+    def pipeline_path(self) -> Path:
+        """What `gerec run` recorded per stage (keys and output fingerprints)."""
+        return self.root / "pipeline.json"
+
+    # -- trained models and indexes ---------------------------------------------------------
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    def model_dir(self, variant: str, model: str) -> Path:
+        """``models/<variant>-<model>``, e.g. ``models/base-sasrec``."""
+        return self.models_dir / f"{variant}-{model}"
+
+    def trained(self, variant: str | None = None) -> list[tuple[str, str]]:
+        """(variant, model) of every finished training run (a ``model.safetensors``), sorted."""
+        found = []
+        for folder in sorted(self.models_dir.glob("*-*")):
+            kind, _, model = folder.name.partition("-")
+            if kind in VARIANTS and (variant is None or kind == variant) and (folder / "model.safetensors").exists():
+                found.append((kind, model))
+        return found
+
+    @property
+    def indexes_dir(self) -> Path:
+        return self.root / "indexes"
+
+    def index_dir(self, name: str) -> Path:
+        """``indexes/<name>``; a name is one folder name, so no index is written outside the workspace."""
+        if not name or name in (".", "..") or "/" in name or "\\" in name:
+            raise DataError(f"index name '{name}' must be a plain folder name (no '/', not '.' or '..')")
+        return self.indexes_dir / name
 
     def has_dataset(self) -> bool:
         return self.data_manifest_path.exists()
@@ -90,3 +147,10 @@ class Workspace:
                 f"no dataset in workspace {self.root}: run `gerec data import` or `gerec data synth` first"
             )
         return read_json(self.data_manifest_path)
+
+    def guided_manifest(self) -> dict[str, Any]:
+        """What the last scoring wrote (scorer, schema, attributes, calibration); a clear error before any."""
+        if not self.guided_manifest_path.exists():
+            raise DataError(f"no guided scores in {self.features_dir}: score items and users first "
+                            "(`gerec guided score`)")
+        return read_json(self.guided_manifest_path)

@@ -1,11 +1,10 @@
-"""The CLI end to end through Typer's runner, and its start-up time."""
+"""The CLI end to end through Typer's runner, and what its start-up loads."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -15,14 +14,20 @@ from gerec_cli.main import app
 runner = CliRunner()
 
 
-def test_help_is_fast() -> None:
-    started = time.perf_counter()
+HEAVY = {"torch", "feast", "transformers", "duckdb", "pyarrow", "numpy", "pandas", "faiss", "sklearn", "safetensors"}
+
+
+def test_help_and_import_load_no_heavy_module() -> None:
+    """`gerec --help` and `import gerec` stay fast because nothing heavy loads (`import feast` alone
+    costs ~6 s): checked by which modules load, not by a clock a busy machine can miss."""
     out = subprocess.run([sys.executable, "-m", "gerec_cli", "--help"], capture_output=True, text=True, check=True)
-    assert time.perf_counter() - started < 2.0
-    assert "data" in out.stdout and "run" in out.stdout
-    modules = subprocess.run([sys.executable, "-c", "import gerec_cli.main, sys; print(' '.join(sys.modules))"],
-                             capture_output=True, text=True, check=True).stdout.split()
-    assert not {"torch", "feast", "transformers", "duckdb"} & set(modules)
+    assert "data" in out.stdout and "run" in out.stdout and "--device" in out.stdout
+    code = "import sys, gerec, gerec_cli.main; gerec.__version__; print(' '.join(sys.modules))"
+    modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert not HEAVY & {m.split(".")[0] for m in modules}
+    code = "import sys, gerec; gerec.Recommender; print(' '.join(sys.modules))"  # a public name loads on first use
+    modules = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "torch" in modules
 
 
 def test_data_import_and_stats_json(tmp_path: Path, ml100k: Path) -> None:

@@ -17,7 +17,7 @@ from gerec import Workspace
 from gerec.errors import GerecError
 from gerec.features import store
 from gerec.features.definitions import field_name
-from gerec.features.stage import materialize_workspace
+from gerec.steps.features import materialize
 from gerec.features.tables import workspace_tables
 
 REPO = Path(__file__).resolve().parents[1] / "feature_repo"
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1] / "feature_repo"
 
 def test_round_trip_online_and_offline(fresh: Workspace) -> None:
     store.apply(fresh)
-    report = materialize_workspace(fresh, show_progress=False)
+    report = materialize(fresh, show_progress=False)
     assert report["views"]["item_attributes"]["rows"] == 120 and report["views"]["user_recent_items"]["entities"] == 80
     tables = workspace_tables(fresh)
     items = tables["item_attributes"]
@@ -75,15 +75,15 @@ def test_point_in_time_with_two_versions(fresh: Workspace) -> None:
 
 def test_rematerialization_is_idempotent(fresh: Workspace) -> None:
     store.apply(fresh)
-    first = materialize_workspace(fresh, show_progress=False)
+    first = materialize(fresh, show_progress=False)
     parts = sorted(fresh.feature_store_dir.glob("offline/*/*.parquet"))
     features = ["item_attributes:vector", "user_attributes:vector"]
     keys = {"item_id": list(range(1, 121)), "user_id": list(range(1, 121))}
     online = store.read_online(fresh, features, keys, full_names=True)
-    again = materialize_workspace(fresh, show_progress=False)
+    again = materialize(fresh, show_progress=False)
     assert sum(again["ingested"].values()) == 0 and all(v["rows"] == 0 for v in again["views"].values())
     assert sorted(fresh.feature_store_dir.glob("offline/*/*.parquet")) == parts
-    full = materialize_workspace(fresh, incremental=False, show_progress=False)
+    full = materialize(fresh, incremental=False, show_progress=False)
     assert full["views"]["item_attributes"]["rows"] == first["views"]["item_attributes"]["rows"]
     assert store.read_online(fresh, features, keys, full_names=True) == online
     store.apply(fresh)  # re-applying keeps the data
@@ -103,11 +103,11 @@ def test_interrupted_materialization_leaves_a_readable_store(fresh: Workspace, m
 
     monkeypatch.setattr(FeatureStore, "materialize", failing)
     with pytest.raises(KeyboardInterrupt):
-        materialize_workspace(fresh, show_progress=False)
+        materialize(fresh, show_progress=False)
     assert store.read_online(fresh, ["item_attributes:humor"], {"item_id": [1]})["humor"][0] is not None
     assert store.read_online(fresh, ["user_attributes:humor"], {"user_id": [1]})["humor"][0] is None
     monkeypatch.setattr(FeatureStore, "materialize", real)
-    again = materialize_workspace(fresh, show_progress=False)
+    again = materialize(fresh, show_progress=False)
     assert again["views"]["user_attributes"]["rows"] == 80 and again["views"]["item_attributes"]["rows"] == 0
     assert store.read_online(fresh, ["user_attributes:humor"], {"user_id": [1]})["humor"][0] is not None
 

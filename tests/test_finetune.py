@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from gerec.data.synth import SynthConfig, import_synthetic, synthesize
+from gerec.data.synth import SynthConfig
 from gerec.guided.causal import CausalScorer
 from gerec.guided.encoder import EncoderScorer
-from gerec.guided.finetune import FinetuneConfig, finetune
+from gerec.guided.finetune import FinetuneConfig, finetune, finetune_loss, zero_shot_stats
 from gerec.guided.schema import load_schema
 
 from tiny_lm import SCHEMA, build_tiny_lm
@@ -28,35 +29,38 @@ def _scorers(tiny: Path) -> list[tuple[object, object]]:
     return [(EncoderScorer(), load_schema("movies")), (CausalScorer(str(tiny), device="cpu"), SCHEMA)]
 
 
-def _loss(scorer, schema) -> torch.Tensor:  # noqa: ANN001
-    g_u, f_u = scorer.train_forward(USERS, schema, "user")
-    g_i, f_i = scorer.train_forward(ITEMS, schema, "item")
-    rec = torch.nn.functional.cross_entropy(g_u @ g_i.T, torch.tensor([1, 0]))
-    return rec + (f_u + f_i) / 2
+def _loss(scorer, schema, stats) -> torch.Tensor:  # noqa: ANN001
+    """The library's own fine-tuning loss: user 0's next item is ITEMS[1], user 1's is ITEMS[0]."""
+    loss, rec, fmt = finetune_loss(scorer, schema, stats, USERS, ITEMS, np.array([1, 0]), FinetuneConfig())
+    assert torch.isclose(loss, rec + FinetuneConfig().format_weight * fmt)
+    return loss
 
 
 @pytest.mark.parametrize("backend", ["encoder", "causal"])
 def test_gradients_reach_lora_only_and_a_step_lowers_the_loss(backend: str, tiny: Path) -> None:
     scorer, schema = dict(zip(["encoder", "causal"], _scorers(tiny)))[backend]
+    stats = zero_shot_stats(scorer, schema, ITEMS, USERS)
     params = scorer.attach_lora(FinetuneConfig(lora_r=4))
     model = scorer.encoder if backend == "encoder" else scorer.lm
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in n for n in trainable)
-    before = _loss(scorer, schema)
+    before = _loss(scorer, schema, stats)
     before.backward()
     assert all(p.grad is None for n, p in model.named_parameters() if n not in trainable)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params)
-    torch.optim.SGD(params, lr=0.05 if backend == "encoder" else 0.5).step()
+    step = 1e-4 / float(torch.cat([p.grad.flatten() for p in params]).norm())  # a short step: first order holds
+    torch.optim.SGD(params, lr=step).step()
     with torch.no_grad():
-        after = _loss(scorer, schema)
+        after = _loss(scorer, schema, stats)
     assert after < before
 
 
 @pytest.mark.parametrize("backend", ["encoder", "causal"])
 def test_saved_adapter_reloads_to_identical_scores(backend: str, tiny: Path, tmp_path: Path) -> None:
     scorer, schema = dict(zip(["encoder", "causal"], _scorers(tiny)))[backend]
+    stats = zero_shot_stats(scorer, schema, ITEMS, USERS)
     params = scorer.attach_lora(FinetuneConfig(lora_r=4))
-    _loss(scorer, schema).backward()
+    _loss(scorer, schema, stats).backward()
     torch.optim.SGD(params, lr=0.5).step()
     scores = scorer.raw_scores(ITEMS, schema)
     scorer.save_adapter(tmp_path / "adapter")
@@ -71,11 +75,15 @@ def test_saved_adapter_reloads_to_identical_scores(backend: str, tiny: Path, tmp
 
 
 def test_finetune_loop_on_a_workspace(ws, tmp_path: Path) -> None:
+    from gerec.steps.data import sequences, synthesize
+    from gerec.steps.guided import item_texts
+
     synthesize(ws, SynthConfig(n_items=60, n_users=40, max_length=12, mean_length=8))
-    import_synthetic(ws)
+    _, titles, texts = item_texts(ws)
     scorer = EncoderScorer()
     config = FinetuneConfig(epochs=2, batch_size=16, negatives=8, stats_sample=32)
-    manifest = finetune(ws, scorer, load_schema("movies"), config, tmp_path / "adapter", show_progress=False)
+    manifest = finetune(scorer, load_schema("movies"), sequences(ws), np.concatenate([[""], titles]),
+                        np.concatenate([[""], texts]), config, tmp_path / "adapter", show_progress=False)
     assert [h["epoch"] for h in manifest["history"]] == [1, 2]
     assert all(h["examples"] == 40 for h in manifest["history"])
     assert (tmp_path / "adapter" / "finetune_manifest.json").exists()

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from gerec.data import ColumnMap, import_dataset
+from gerec.data import ColumnMap
+from gerec.steps.data import import_data
 from gerec.data.formats import read_dataset
 
 from conftest import EVENTS, MOVIES
@@ -20,7 +21,7 @@ def _users_items(ws) -> tuple[int, int, int]:
 
 
 def test_movielens_100k_latin1_titles_and_genres(ws, ml100k: Path) -> None:
-    manifest = import_dataset(ws, "movielens", ml100k)
+    manifest = import_data(ws, "movielens", ml100k)
     assert manifest["raw"]["interactions"] == len(EVENTS)
     assert manifest["dropped"]["users_fewer_than_3"] == 1  # user 3
     assert _users_items(ws) == (2, 5, 7)
@@ -31,7 +32,7 @@ def test_movielens_100k_latin1_titles_and_genres(ws, ml100k: Path) -> None:
 
 @pytest.mark.parametrize("fixture", ["ml1m", "ml_latest"])
 def test_movielens_1m_and_latest(ws, fixture: str, request: pytest.FixtureRequest) -> None:
-    import_dataset(ws, "movielens", request.getfixturevalue(fixture))
+    import_data(ws, "movielens", request.getfixturevalue(fixture))
     assert _users_items(ws) == (2, 5, 7)
     titles = pq.read_table(ws.items_path)["title"].to_pylist()
     assert "Amélie (2001)" in titles
@@ -40,7 +41,7 @@ def test_movielens_1m_and_latest(ws, fixture: str, request: pytest.FixtureReques
 @pytest.mark.parametrize("fixture", ["amazon2018", "amazon2014"])
 def test_amazon_reviews_both_metadata_generations(ws, fixture: str, request: pytest.FixtureRequest) -> None:
     reviews, meta = request.getfixturevalue(fixture)
-    import_dataset(ws, "amazon-reviews", reviews, meta)
+    import_data(ws, "amazon-reviews", reviews, meta)
     assert _users_items(ws) == (2, 5, 7)
     text = pq.read_table(ws.items_path).to_pylist()[0]["text"]
     assert "Categories:" in text and "Description:" in text
@@ -56,7 +57,7 @@ def test_sequences_whitespace_with_asin_items(ws, tmp_path: Path) -> None:
     seqs.write_text("A1 B1 B2 B3\nA2 B2 B3 B4 B1\nA3 B1 B2\n")
     items = tmp_path / "items.txt"
     items.write_text("B1 red lipstick\nB2 sedu ionic flat iron\nB3 foot scrubber\nB4 \n")
-    manifest = import_dataset(ws, "sequences", seqs, items)
+    manifest = import_data(ws, "sequences", seqs, items)
     assert manifest["order"] == "position"
     assert manifest["raw"]["item_texts_empty"] == 1
     assert _users_items(ws) == (2, 4, 7)
@@ -67,7 +68,7 @@ def test_sequences_tsv_with_header_and_item_table(ws, tmp_path: Path) -> None:
     seqs.write_text("user_id\treviewer_id\titem_ids_chronological\n0\tRA\t0 1 2\n1\tRB\t2 1 0 3\n")
     items = tmp_path / "games_items.tsv"
     items.write_text("item_id\tasin\ttitle\n0\tX0\tMario Kart\n1\tX1\tZelda\n2\tX2\tHalo\n3\tX3\tDoom\n")
-    import_dataset(ws, "sequences", seqs, items)
+    import_data(ws, "sequences", seqs, items)
     assert _users_items(ws) == (2, 4, 7)
     assert sorted(pq.read_table(ws.items_path)["title"].to_pylist()) == ["Doom", "Halo", "Mario Kart", "Zelda"]
     inter = pq.read_table(ws.interactions_path).to_pylist()
@@ -91,7 +92,7 @@ def test_csv_and_parquet_with_column_mapping(ws, tmp_path: Path, fmt: str) -> No
         pq.write_table(events, ev_path)
         pq.write_table(items, it_path)
     cols = ColumnMap(user="uid", item="iid", time="when", rating="stars", title="name", text=("name", "blurb"))
-    import_dataset(ws, fmt, ev_path, it_path, cols)
+    import_data(ws, fmt, ev_path, it_path, cols)
     assert _users_items(ws) == (2, 5, 7)
     assert pq.read_table(ws.items_path).to_pylist()[0]["text"] == "Café Society (2016). a film"
 
@@ -99,7 +100,7 @@ def test_csv_and_parquet_with_column_mapping(ws, tmp_path: Path, fmt: str) -> No
 def test_csv_without_time_column_uses_file_order(ws, tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
     path.write_text("user_id,item_id\n1,30\n1,20\n1,10\n")
-    manifest = import_dataset(ws, "csv", path, columns=ColumnMap(time=None))
+    manifest = import_data(ws, "csv", path, columns=ColumnMap(time=None))
     assert manifest["order"] == "position"
     inter = pq.read_table(ws.interactions_path).to_pylist()
     assert [r["split"] for r in inter] == ["train", "valid", "test"]

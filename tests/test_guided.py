@@ -9,12 +9,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from gerec.data.synth import SynthConfig, import_synthetic, synthesize
+from gerec.data.synth import SynthConfig
 from gerec.guided.calibration import Calibration
 from gerec.guided.encoder import EncoderScorer, split_units
 from gerec.guided.schema import SchemaError, load_schema, parse_schema, shipped_schemas
-from gerec.guided.score import score_workspace, user_texts
-from gerec.data.sequences import Sequences
+from gerec.steps.data import sequences, synthesize
+from gerec.steps.guided import item_texts, score, user_texts
 
 
 def test_shipped_schemas_are_valid() -> None:
@@ -84,9 +84,8 @@ def test_encoder_reads_attributes_zero_shot(scorer: EncoderScorer) -> None:
 
 def test_user_text_uses_train_items_only(ws) -> None:
     synthesize(ws, SynthConfig(n_items=60, n_users=20, max_length=12, mean_length=8))
-    import_synthetic(ws)
-    seqs = Sequences.from_workspace(ws)
-    users, texts = user_texts(ws, seqs, recent=3)
+    seqs = sequences(ws)
+    users, texts = user_texts(seqs, item_texts(ws)[1], recent=3)
     titles = dict(zip(pq.read_table(ws.items_path)["item_id"].to_pylist(), pq.read_table(ws.items_path)["title"].to_pylist()))
     for user, text in zip(users[:5], texts[:5]):
         seq = seqs.items[seqs.indptr[user]:seqs.indptr[user + 1]]
@@ -96,19 +95,18 @@ def test_user_text_uses_train_items_only(ws) -> None:
 
 def test_score_workspace_writes_tables_and_reuses_cache(ws, scorer: EncoderScorer) -> None:
     synthesize(ws, SynthConfig(n_items=60, n_users=30, max_length=12, mean_length=8))
-    import_synthetic(ws)
     schema = load_schema("movies")
     n_items = pq.read_metadata(ws.items_path).num_rows  # items that occur in interactions
-    first = score_workspace(ws, scorer, schema, show_progress=False)
+    first = score(ws, schema, scorer=scorer, show_progress=False)
     assert first["items"]["newly_scored"] == n_items and first["users"]["newly_scored"] == 30
     items = pq.read_table(ws.features_dir / "item_attributes.parquet")
     assert items.column_names == ["item_id", *schema.names, "vector", "content_hash", "event_timestamp"]
     vectors = np.asarray(items["vector"].to_pylist())
     assert vectors.shape == (n_items, len(schema)) and vectors.min() >= 1 and vectors.max() <= 9
     assert np.allclose(vectors[:, 0], items[schema.names[0]].to_numpy())
-    second = score_workspace(ws, scorer, schema, show_progress=False)
+    second = score(ws, schema, scorer=scorer, show_progress=False)
     assert second["items"]["newly_scored"] == 0 and second["users"]["newly_scored"] == 0
     again = pq.read_table(ws.features_dir / "item_attributes.parquet")
     assert np.allclose(np.asarray(again["vector"].to_pylist()), vectors)
-    third = score_workspace(ws, scorer, load_schema("generic"), show_progress=False)  # another schema: rescored
+    third = score(ws, load_schema("generic"), scorer=scorer, show_progress=False)  # another schema: rescored
     assert third["items"]["newly_scored"] == n_items

@@ -115,10 +115,10 @@ def test_quick_run_writes_every_artifact_and_prints_every_row(quick: tuple[Path,
         cells = rows[("sasrec", variant)]
         assert len(cells) == 3 and all(re.fullmatch(r"[+-]?\d+\.\d+%? \[.+, .+\]", c) for c in cells), cells
     assert len(re.findall(r"user \d+ \(recently: ", out)) == 3  # three users' example recommendations
-    assert "9 stages ran, 0 skipped" in out and str(ws / "reports" / "report.html") in out
+    assert "10 stages ran, 0 skipped" in out and str(ws / "reports" / "report.html") in out
     stages = json.loads((ws / "pipeline.json").read_text())["stages"]
-    assert list(stages) == ["data", "base:sasrec", "guided", "features", "reduced:sasrec", "refined:sasrec",
-                            "evaluate", "index", "report"]
+    assert list(stages) == ["data", "base:sasrec", "guided", "reduce:sasrec", "features", "reduced:sasrec",
+                            "refined:sasrec", "evaluate", "index", "report"]
 
 
 def test_rerun_skips_unchanged_stages_and_force_redoes_one(quick: tuple[Path, str]) -> None:
@@ -132,6 +132,22 @@ def test_rerun_skips_unchanged_stages_and_force_redoes_one(quick: tuple[Path, st
     assert all(len(e["items"]) == 5 and all("reasons" in item for item in e["items"]) for e in out["examples"])
     result = runner.invoke(app, ["--workspace", str(ws), "run", "--quick", "--force", "refine"])
     assert result.exit_code == 1 and "no such stage" in result.output
+
+
+def test_adding_a_model_trains_only_that_model(quick: tuple[Path, str], tmp_path: Path) -> None:
+    """Stage keys are as fine as the data a stage reads: SASRec's arms read SASRec's reduced table
+    and the guided scores, so adding GRU4Rec re-materializes the store but retrains nothing of SASRec."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(quick[0], ws)
+    result = runner.invoke(app, ["--workspace", str(ws), "--threads", "1", "run", "--quick", "--models",
+                                 "sasrec,gru4rec", "--json"])
+    assert result.exit_code == 0, result.output
+    status = {s["stage"]: s["status"] for s in json.loads(result.stdout)["stages"]}
+    assert {s for s, v in status.items() if v == "ran"} == {"base:gru4rec", "reduce:gru4rec", "features",
+                                                            "reduced:gru4rec", "refined:gru4rec", "evaluate", "report"}
+    assert status["reduced:sasrec"] == status["refined:sasrec"] == "skipped"
 
 
 def test_report_embeds_every_figure(quick: tuple[Path, str]) -> None:
@@ -167,9 +183,9 @@ def test_report_renders_in_headless_chromium(quick: tuple[Path, str], tmp_path: 
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--models", ","], "--models names no model"),
+    (["--models", ","], "models names no model"),
     (["--models", "sasrek"], "unknown model 'sasrek'"),
-    (["--quick", "--data", "."], "--quick uses a small synthetic dataset"),
+    (["--quick", "--data", "."], "quick mode uses a small synthetic dataset"),
     (["--data", "no/such/folder"], "no such file or folder"),
     (["--schema", "no-such-schema"], "no-such-schema"),
 ])
@@ -191,4 +207,4 @@ def test_report_of_a_moved_workspace_without_an_index(quick: tuple[Path, str], t
     assert data["synthetic"] and data["recovery"] and data["cases"] == []  # truth found by content, no case studies
     shutil.rmtree(ws / "reports")
     result = runner.invoke(app, ["--workspace", str(ws), "report"])
-    assert result.exit_code == 1 and "run `gerec evaluate` (or `gerec run`) first" in result.output
+    assert result.exit_code == 1 and "evaluate first (`gerec evaluate` or `gerec run`)" in result.output

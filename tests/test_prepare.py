@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from gerec.artifacts import read_json
-from gerec.data import ColumnMap, ImportOptions, import_dataset
+from gerec.data import ColumnMap, ImportOptions
+from gerec.steps.data import import_data
 from gerec.errors import DataError
 
 from conftest import sequences_by_user
@@ -29,7 +30,7 @@ def _write_csv(path: Path, rows: list[tuple]) -> Path:
 
 
 def test_leave_one_out(ws, ml100k: Path) -> None:
-    import_dataset(ws, "movielens", ml100k)
+    import_data(ws, "movielens", ml100k)
     split = _split(ws)
     # user 2: 10 (150), 12 (160), 14 (170) in time order
     assert split[("2", "10")] == "train" and split[("2", "12")] == "valid" and split[("2", "14")] == "test"
@@ -48,7 +49,7 @@ def test_ties_broken_by_seeded_key_not_file_order(ws, tmp_path: Path) -> None:
     for order in range(3):
         shuffled = rows[:]
         random.Random(order).shuffle(shuffled)
-        import_dataset(ws, "csv", _write_csv(tmp_path / f"e{order}.csv", shuffled))
+        import_data(ws, "csv", _write_csv(tmp_path / f"e{order}.csv", shuffled))
         splits.append(_split(ws))
     assert splits[0] == splits[1] == splits[2]
     # the tie goes both ways across users (a random key, not item id or file order)
@@ -58,16 +59,16 @@ def test_ties_broken_by_seeded_key_not_file_order(ws, tmp_path: Path) -> None:
     assert manifest["split"]["tied_test_events"] == 40 and manifest["split"]["tied_valid_events"] == 40
     assert "md5" in manifest["split"]["tie_policy"]
     # another seed breaks ties differently for some user
-    import_dataset(ws, "csv", tmp_path / "e0.csv", options=ImportOptions(seed=1))
+    import_data(ws, "csv", tmp_path / "e0.csv", options=ImportOptions(seed=1))
     assert _split(ws) != splits[0]
 
 
 def test_dedupe_keeps_first_event(ws, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "e.csv", [(1, 5, 10), (1, 6, 20), (1, 5, 30), (1, 7, 40)])
-    manifest = import_dataset(ws, "csv", path)
+    manifest = import_data(ws, "csv", path)
     assert manifest["dropped"]["duplicates"] == 1
     assert [r["ts"] for r in pq.read_table(ws.interactions_path).to_pylist()] == [10, 20, 40]
-    manifest = import_dataset(ws, "csv", path, options=ImportOptions(dedupe=False))
+    manifest = import_data(ws, "csv", path, options=ImportOptions(dedupe=False))
     assert manifest["final"]["interactions"] == 4
 
 
@@ -79,7 +80,7 @@ def test_kcore_is_iterative(ws, tmp_path: Path) -> None:
             (3, 1, 1), (3, 2, 2), (3, 3, 3), (3, 8, 4),
             (4, 1, 1), (4, 2, 2), (4, 3, 3), (4, 8, 4),
             (5, 1, 1), (5, 2, 2), (5, 3, 3)]
-    manifest = import_dataset(ws, "csv", _write_csv(tmp_path / "e.csv", rows), options=ImportOptions(min_item=3))
+    manifest = import_data(ws, "csv", _write_csv(tmp_path / "e.csv", rows), options=ImportOptions(min_item=3))
     assert manifest["dropped"]["rounds"] == 3
     assert manifest["dropped"]["items_below_min_item"] == 2
     assert manifest["dropped"]["users_fewer_than_3"] == 1
@@ -87,7 +88,7 @@ def test_kcore_is_iterative(ws, tmp_path: Path) -> None:
 
 
 def test_min_rating(ws, ml100k: Path) -> None:
-    manifest = import_dataset(ws, "movielens", ml100k, options=ImportOptions(min_rating=3))
+    manifest = import_data(ws, "movielens", ml100k, options=ImportOptions(min_rating=3))
     assert manifest["dropped"]["below_min_rating"] == 2  # ratings 2 and 1
 
 
@@ -95,23 +96,23 @@ def test_min_rating(ws, ml100k: Path) -> None:
 
 def test_missing_path(ws, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not found"):
-        import_dataset(ws, "movielens", tmp_path / "nope")
+        import_data(ws, "movielens", tmp_path / "nope")
 
 
 def test_wrong_format(ws, tmp_path: Path, ml100k: Path) -> None:
     with pytest.raises(DataError, match="not a MovieLens folder"):
-        import_dataset(ws, "movielens", tmp_path)
+        import_data(ws, "movielens", tmp_path)
     with pytest.raises(DataError, match="unknown format 'tsv'"):
-        import_dataset(ws, "tsv", ml100k)
+        import_data(ws, "tsv", ml100k)
     with pytest.raises(DataError, match="u.data: cannot read"):
-        import_dataset(ws, "amazon-reviews", ml100k / "u.data", ml100k / "u.item")
+        import_data(ws, "amazon-reviews", ml100k / "u.data", ml100k / "u.item")
 
 
 def test_missing_columns_named(ws, tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
     path.write_text("uid,iid,t\n1,2,3\n")
     with pytest.raises(DataError, match=r"no column 'user_id' \(set by --user-col\); columns are: uid, iid, t"):
-        import_dataset(ws, "csv", path)
+        import_data(ws, "csv", path)
 
 
 def test_non_utf8_names_line(ws, tmp_path: Path) -> None:
@@ -120,7 +121,7 @@ def test_non_utf8_names_line(ws, tmp_path: Path) -> None:
     items = tmp_path / "items.txt"
     items.write_bytes(b"a apple\nb Caf\xe9\nc cherry\n")
     with pytest.raises(DataError, match=r"items.txt:2: not valid utf-8"):
-        import_dataset(ws, "sequences", seqs, items)
+        import_data(ws, "sequences", seqs, items)
 
 
 def test_ids_without_text(ws, tmp_path: Path) -> None:
@@ -129,22 +130,22 @@ def test_ids_without_text(ws, tmp_path: Path) -> None:
     items = tmp_path / "items.txt"
     items.write_text("a apple\nb banana\nc cherry\n")
     with pytest.raises(DataError, match=r"seq.txt:2: item 'zz' has no text in .*items.txt"):
-        import_dataset(ws, "sequences", seqs, items)
-    manifest = import_dataset(ws, "sequences", seqs, items, options=ImportOptions(missing_text="drop"))
+        import_data(ws, "sequences", seqs, items)
+    manifest = import_data(ws, "sequences", seqs, items, options=ImportOptions(missing_text="drop"))
     assert manifest["dropped"]["missing_text"] == 1
 
 
 def test_empty_after_filtering(ws, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "e.csv", [(1, 1, 1), (1, 2, 2)])
     with pytest.raises(DataError, match="no interactions left after filtering"):
-        import_dataset(ws, "csv", path)
+        import_data(ws, "csv", path)
 
 
 def test_failed_import_leaves_previous_dataset(ws, ml100k: Path, tmp_path: Path) -> None:
-    import_dataset(ws, "movielens", ml100k)
+    import_data(ws, "movielens", ml100k)
     before = read_json(ws.data_manifest_path)
     with pytest.raises(DataError):
-        import_dataset(ws, "csv", _write_csv(tmp_path / "e.csv", [(1, 1, 1)]))
+        import_data(ws, "csv", _write_csv(tmp_path / "e.csv", [(1, 1, 1)]))
     assert read_json(ws.data_manifest_path) == before
     assert sorted(p.name for p in ws.root.iterdir()) == ["data"]  # no temp folders left
 
@@ -153,14 +154,14 @@ def test_bad_time_values(ws, tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
     path.write_text("user_id,item_id,timestamp\n1,1,yesterday\n1,2,2020-01-01\n1,3,2020-01-02\n")
     with pytest.raises(DataError, match="1 values that are not times"):
-        import_dataset(ws, "csv", path, columns=ColumnMap())
+        import_data(ws, "csv", path, columns=ColumnMap())
 
 
 def test_artifacts_are_readable_by_others(ws, ml100k: Path) -> None:
     import os
     import stat
 
-    import_dataset(ws, "movielens", ml100k)
+    import_data(ws, "movielens", ml100k)
     umask = os.umask(0)
     os.umask(umask)
     for path in [ws.data_dir, ws.interactions_path, ws.data_manifest_path]:
@@ -173,4 +174,4 @@ def test_every_text_column_is_checked(ws, tmp_path: Path) -> None:
     items = tmp_path / "items.csv"
     items.write_text("item_id,title,blurb\n1,a,x\n2,b,y\n3,c,z\n")
     with pytest.raises(DataError, match="no column 'genre' \\(set by --text-col\\)"):
-        import_dataset(ws, "csv", events, items, ColumnMap(text=("genre", "blurb")))
+        import_data(ws, "csv", events, items, ColumnMap(text=("genre", "blurb")))

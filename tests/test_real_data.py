@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gerec.data import import_dataset
+from gerec.steps.data import import_data
 
 from conftest import SHARED_DATA
 
@@ -13,7 +13,7 @@ needs_data = pytest.mark.skipif(not SHARED_DATA.exists(), reason="../shared/data
 
 @needs_data
 def test_ml100k(ws) -> None:
-    m = import_dataset(ws, "movielens", SHARED_DATA / "ml-100k")
+    m = import_data(ws, "movielens", SHARED_DATA / "ml-100k")
     assert (m["raw"]["users"], m["raw"]["items"], m["raw"]["interactions"]) == (943, 1682, 100_000)
     assert m["final"]["interactions"] == 100_000
     # 44% of users' last two events share a second: the tie policy decides their split
@@ -26,6 +26,6 @@ def test_ml100k(ws) -> None:
     ("amazon-beauty", "user_sequence.txt", "item_generative_indexing_phase_0.txt", (22_363, 12_101, 198_502)),
 ])
 def test_amazon_sequences(ws, name: str, seqs: str, items: str, counts: tuple[int, int, int]) -> None:
-    m = import_dataset(ws, "sequences", SHARED_DATA / name / seqs, SHARED_DATA / name / items)
+    m = import_data(ws, "sequences", SHARED_DATA / name / seqs, SHARED_DATA / name / items)
     assert (m["raw"]["users"], m["raw"]["items"], m["raw"]["interactions"]) == counts
     assert m["split"]["test"] == counts[0]

@@ -15,12 +15,12 @@ from gerec.config import ConfigError
 from gerec.errors import GerecError
 from gerec.evaluation.compare import bootstrap, relative_change
 from gerec.features import store
-from gerec.features.stage import materialize_workspace
+from gerec.steps.features import materialize
 from gerec.models import build_model
 from gerec.models.refined import Refinement
 from gerec.models.sequential import ModelConfig
 from gerec.refine import Normalizer, fit_reduction
-from gerec.refine.stages import refinement_from_store, train_refined
+from gerec.steps.refine import refinement_from_store, train_refined
 from gerec.training import load_checkpoint
 from gerec_cli.main import app
 from small_workspace import DIM, N_ITEMS, N_USERS
@@ -86,13 +86,13 @@ def test_refined_score_is_one_inner_product(name: str) -> None:
 
 def _refined_workspace(ws: Workspace) -> Workspace:
     store.apply(ws)
-    materialize_workspace(ws, show_progress=False)
+    materialize(ws, show_progress=False)
     return ws
 
 
 def test_refinement_reads_the_store(fresh: Workspace) -> None:
     ws = _refined_workspace(fresh)
-    both = refinement_from_store(ws, "sasrec", "both", DIM)
+    both = refinement_from_store(ws, "sasrec", "refined", DIM)
     assert both.frozen.shape == (N_ITEMS + 1, M) and both.trainable.shape == (N_ITEMS + 1, DIM - M)
     assert both.users.shape == (N_USERS + 1, M)
     rms = float(both.trainable[1:].pow(2).mean().sqrt())
@@ -109,14 +109,16 @@ def test_refinement_reads_the_store(fresh: Workspace) -> None:
     with pytest.raises(ConfigError, match="choose one of"):
         refinement_from_store(ws, "sasrec", "everything", DIM)
     with pytest.raises(GerecError, match="no reduced embeddings of base model 'gru4rec'"):
-        refinement_from_store(ws, "gru4rec", "both", DIM)
+        refinement_from_store(ws, "gru4rec", "refined", DIM)
 
 
 def test_training_keeps_the_guided_part_frozen(fresh: Workspace) -> None:
     ws = _refined_workspace(fresh)
-    initial = refinement_from_store(ws, "sasrec", "both", DIM)
-    result, out_dir = train_refined(ws, "sasrec", "both", {"epochs": 2}, show_progress=False)
+    initial = refinement_from_store(ws, "sasrec", "refined", DIM)
+    result = train_refined(ws, "sasrec", "refined", {"epochs": 2}, show_progress=False)
+    out_dir = ws.model_dir("refined", "sasrec")
     trained = load_checkpoint(out_dir)
+    assert trained.is_refined and trained.attributes == ws.guided_manifest()["attributes"]  # filled at load
     assert torch.equal(trained.items.frozen[: N_ITEMS + 1], initial.frozen)
     assert not torch.allclose(trained.items.trainable[1:], initial.trainable[1:])
     assert not torch.allclose(trained.user_guided.vectors.weight[1:], initial.users[1:])  # user vectors train
@@ -129,7 +131,7 @@ def test_cli_refine_ablations_and_evaluate(fresh: Workspace) -> None:
     root = ["--workspace", str(fresh.root), "--threads", "1"]
     for args in (["features", "apply"], ["features", "materialize", "--quiet"],
                  ["refine", "train", "--set", "epochs=2", "--quiet"],
-                 ["refine", "train", "--parts", "reduced", "--set", "epochs=2", "--quiet"]):
+                 ["refine", "train", "--variant", "reduced", "--set", "epochs=2", "--quiet"]):
         result = runner.invoke(app, root + args)
         assert result.exit_code == 0, result.output
     result = runner.invoke(app, root + ["evaluate", "--bootstrap", "200", "--json"])
@@ -143,7 +145,8 @@ def test_cli_refine_ablations_and_evaluate(fresh: Workspace) -> None:
         for iv in variant.values():
             assert iv["low"] <= iv["mean"] <= iv["high"]
     md = (fresh.reports_dir / "results.md").read_text()
-    assert "| synthetic | sasrec | refined vs base |" in md
+    assert "| synthetic | sasrec | refined vs base |" in md and "| synthetic | — | popularity |" in md
+    assert set(table["popularity"]) == set(variant)  # the floor beside every table
     bad = runner.invoke(app, root + ["refine", "train", "--model", "gru4rec"])
     assert bad.exit_code == 1 and "gerec base train --model gru4rec" in bad.output
 

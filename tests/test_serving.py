@@ -12,15 +12,17 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from gerec import Workspace
-from gerec.data.sequences import Sequences
 from gerec.features import store
-from gerec.features.stage import materialize_workspace
-from gerec.refine.stages import train_refined
-from gerec.retrieval.build import build_model_index
-from gerec.retrieval.coldstart import add_items
 from gerec.retrieval.index import RetrievalError, build_index, load_index
+from gerec.serving.answers import recommendations, similar
 from gerec.serving.http import create_app
-from gerec.serving.recommender import Recommender, RequestError, index_dir
+from gerec.serving.recommender import RequestError
+from gerec.steps.data import sequences
+from gerec.steps.features import materialize
+from gerec.steps.index import add_items
+from gerec.steps.index import build_index as build_model_index
+from gerec.steps.recommend import load_recommender
+from gerec.steps.refine import train_refined
 from gerec_cli.main import app
 from small_workspace import N_ITEMS
 
@@ -34,8 +36,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, prepared: Path) -> Path:
     shutil.copytree(prepared, root)
     ws = Workspace.resolve(root)
     store.apply(ws)
-    materialize_workspace(ws, show_progress=False)
-    train_refined(ws, "sasrec", "both", {"epochs": 2}, show_progress=False)
+    materialize(ws, show_progress=False)
+    train_refined(ws, "sasrec", "refined", {"epochs": 2}, show_progress=False)
     build_model_index(ws, "sasrec", "refined")
     return root
 
@@ -91,10 +93,10 @@ def test_rebuild_is_atomic_for_a_reader(tmp_path: Path) -> None:
 
 def test_recommend_equals_brute_force_ranking(served: Path) -> None:
     ws = Workspace.resolve(served)
-    rec = Recommender.load(ws, "refined-sasrec")
-    seqs = Sequences.from_workspace(ws)
+    rec = load_recommender(ws, "refined-sasrec")
+    seqs = sequences(ws)
     for user in (1, 7, 23):
-        answer = rec.recommend(user_id=user, k=10)
+        answer = recommendations(rec, user_id=user, k=10)
         assert not answer["cold_start"]
         history = seqs.items[seqs.indptr[user]:seqs.indptr[user + 1]]
         scores = rec.model.score(torch.from_numpy(history[None, -20:]), torch.tensor([user]))[0].detach().numpy()
@@ -105,6 +107,13 @@ def test_recommend_equals_brute_force_ranking(served: Path) -> None:
         for item in answer["items"]:  # the explanation is exact: parts add up to the score
             assert abs(sum(item["attributes"].values()) + item["latent"] - item["score"]) < 1e-4
             assert abs(item["score"] - scores[item["item_id"]]) < 1e-4
+        ids, values = rec.recommend(user, N=10)  # the array API agrees with the answer
+        assert ids.tolist() == expected.tolist() and np.allclose(values, scores[expected], atol=1e-4)
+    batch_ids, batch_scores = rec.recommend([1, 7, 23], N=5, filter_items=[int(expected[0])])
+    assert batch_ids.shape == batch_scores.shape == (3, 5) and int(expected[0]) not in batch_ids[2]
+    assert batch_ids[2].tolist() == rec.recommend(23, N=6)[0].tolist()[1:]  # user 23's list minus the filtered item
+    split = rec.explain(23, int(expected[1]))
+    assert abs(sum(split["attributes"].values()) + split["latent"] - scores[expected[1]]) < 1e-4
 
 
 def test_cold_start_user_and_item(served: Path, tmp_path: Path) -> None:
@@ -112,30 +121,36 @@ def test_cold_start_user_and_item(served: Path, tmp_path: Path) -> None:
 
     shutil.copytree(served, tmp_path / "ws")
     ws = Workspace.resolve(tmp_path / "ws")
-    rec = Recommender.load(ws, "refined-sasrec")
-    new_user = rec.recommend(history=[3, 5, 8], k=5)
+    rec = load_recommender(ws, "refined-sasrec")
+    new_user = recommendations(rec, history=[3, 5, 8], k=5)
     assert new_user["cold_start"] and {3, 5, 8}.isdisjoint(i["item_id"] for i in new_user["items"])
-    nobody = rec.recommend(user_id=10**6, k=3)
+    ids, _ = rec.recommend(histories=[[3, 5, 8], [4]], N=5)
+    assert ids[0].tolist() == [i["item_id"] for i in new_user["items"]] and 4 not in ids[1]
+    nobody = recommendations(rec, user_id=10**6, k=3)
     assert nobody["cold_start"] and nobody["fallback"] == "popularity" and len(nobody["items"]) == 3
+    assert [i["item_id"] for i in nobody["items"]] == rec.popular[:3].tolist()
+    with pytest.raises(RequestError, match="unknown user"):
+        rec.recommend(10**6)  # the array API never guesses: an unknown user is an error
     with pytest.raises(RequestError, match="unknown item id 99999"):
-        rec.recommend(history=[1, 99999])
+        recommendations(rec, history=[1, 99999])
     text = "A hilarious comedy. Laugh-out-loud jokes and slapstick gags keep it funny."
-    ids, manifest = add_items(ws, "refined-sasrec", ["Brand New Comedy"], [text])
+    ids, manifest = add_items(ws, ["Brand New Comedy"], [text], "refined-sasrec")
     assert ids == [N_ITEMS + 1] and manifest["items"] == N_ITEMS + 1 and manifest["added"] == 1
-    rec = Recommender.load(ws, "refined-sasrec")
+    rec = load_recommender(ws, "refined-sasrec")
     humor = rec.attributes.index("humor")
     vector = rec.index.vectors(np.array(ids))[0]
     assert vector[humor] > np.median(rec.index.vectors(np.arange(1, N_ITEMS + 1))[:, humor])  # reads as funny
-    neighbours = rec.similar(ids[0], k=5)  # retrievable at once, with no interactions
+    neighbours = similar(rec, ids[0], k=5)  # retrievable at once, with no interactions
     assert neighbours["title"] == "Brand New Comedy" and len(neighbours["items"]) == 5
-    with_new = rec.recommend(history=[3, ids[0]], k=3)  # a history may hold the new item too
+    assert rec.similar_items(ids[0], N=5)[0].tolist() == [i["item_id"] for i in neighbours["items"]]
+    with_new = recommendations(rec, history=[3, ids[0]], k=3)  # a history may hold the new item too
     assert with_new["history"] == [3, ids[0]] and ids[0] not in [i["item_id"] for i in with_new["items"]]
 
 
 def test_http_service_endpoints_and_errors(served: Path) -> None:
     ws = Workspace.resolve(served)
-    manifest = index_dir(ws, "refined-sasrec") / "manifest.json"
-    client = TestClient(create_app(lambda: Recommender.load(ws, "refined-sasrec"), manifest, api_key="s3cret"))
+    manifest = ws.index_dir("refined-sasrec") / "manifest.json"
+    client = TestClient(create_app(lambda: load_recommender(ws, "refined-sasrec"), manifest, api_key="s3cret"))
     key = {"X-API-Key": "s3cret"}
     assert client.get("/healthz").json()["items"] == N_ITEMS
     assert client.get("/recommend", params={"user_id": 1, "k": 3}).status_code == 401

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow.parquet as pq
 
-from gerec.data.synth import ATTRIBUTES, SynthConfig, generate, import_synthetic, synthesize
+from gerec.data.synth import ATTRIBUTES, SynthConfig, generate
+from gerec.steps.data import import_synthetic, synthesize
 
 SMALL = SynthConfig(n_items=200, n_users=300, max_length=40)
 
@@ -46,7 +47,8 @@ def test_sequences_follow_user_taste() -> None:
 
 
 def test_synthesize_and_import(ws) -> None:
-    out = synthesize(ws, SMALL)
+    assert synthesize(ws, SMALL, do_import=False) is None
+    out = ws.synthetic_dir
     assert {p.name for p in out.iterdir()} == {"interactions.parquet", "items.parquet", "item_truth.parquet",
                                               "user_truth.parquet", "manifest.json"}
     manifest = import_synthetic(ws)

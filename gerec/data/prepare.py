@@ -19,11 +19,10 @@ from typing import Any
 import duckdb
 
 from gerec import __version__
-from gerec.artifacts import atomic_dir, sha256_file, write_json
-from gerec.data.formats import ColumnMap, RawDataset, read_dataset
+from gerec.artifacts import sha256_file
+from gerec.data.formats import RawDataset
 from gerec.data.stats import describe
 from gerec.errors import DataError
-from gerec.workspace import Workspace
 
 MIN_SEQUENCE = 3  # leave-one-out needs a train, a validation and a test event
 TIE_POLICY = "order by (ts, md5(user_key, item_key, seed)); ties in ts broken by a seeded hash of original ids"
@@ -181,21 +180,3 @@ def prepare(raw: RawDataset, opts: ImportOptions, out_dir: Path) -> dict[str, An
         },
         "files": {name: sha256_file(out_dir / name) for name in files},
     }
-
-
-def import_dataset(workspace: Workspace, fmt: str, path: str | Path, items: str | Path | None = None,
-                   columns: ColumnMap | None = None, options: ImportOptions | None = None) -> dict[str, Any]:
-    """Read ``path`` in format ``fmt`` and write the workspace's canonical dataset.
-
-    Returns the manifest (also written to ``data/manifest.json``). The data folder is
-    swapped in whole at the end: an error leaves the previous dataset untouched.
-    """
-    options = options or ImportOptions()
-    started = time.perf_counter()
-    raw = read_dataset(fmt, path, items, columns)
-    with atomic_dir(workspace.data_dir) as tmp:
-        manifest = prepare(raw, options, tmp)
-        manifest["format"] = fmt
-        manifest["seconds"] = round(time.perf_counter() - started, 3)
-        write_json(tmp / "manifest.json", manifest)
-    return manifest

@@ -8,12 +8,12 @@ second-to-last the validation target.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
 
 from gerec.errors import DataError
-from gerec.workspace import Workspace
 
 SPLITS = ("valid", "test")
 
@@ -28,13 +28,12 @@ class Sequences:
     items: np.ndarray  # (nnz,) int64 dense item ids in 1..n_items
 
     @classmethod
-    def from_workspace(cls, workspace: Workspace) -> "Sequences":
-        manifest = workspace.data_manifest()
+    def from_parquet(cls, interactions: Path, n_users: int, n_items: int) -> "Sequences":
+        """Read ``interactions.parquet`` (``user_id``, ``item_id``, ``seq``) as written by an import."""
         con = duckdb.connect()
         user_ids, item_ids = con.execute(
-            f"SELECT user_id, item_id FROM read_parquet('{workspace.interactions_path}') ORDER BY user_id, seq"
+            "SELECT user_id, item_id FROM read_parquet($path) ORDER BY user_id, seq", {"path": str(interactions)}
         ).fetchnumpy().values()
-        n_users, n_items = manifest["final"]["users"], manifest["final"]["items"]
         return cls.from_arrays(np.asarray(user_ids), np.asarray(item_ids), n_users, n_items)
 
     @classmethod

@@ -6,8 +6,6 @@ from typing import Any
 
 import duckdb
 
-from gerec.workspace import Workspace
-
 PERCENTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -26,12 +24,3 @@ def describe(con: duckdb.DuckDBPyConnection, table: str, user: str = "user_id", 
         "sequence_length": {"min": int(lengths[0] or 0), **quant, "max": int(lengths[2] or 0),
                             "mean": round(float(lengths[3] or 0), 2)},
     }
-
-
-def workspace_stats(workspace: Workspace) -> dict[str, Any]:
-    """Stats of the imported dataset: as imported (raw), after filtering, and the split."""
-    manifest = workspace.data_manifest()
-    con = duckdb.connect()
-    con.execute(f"CREATE VIEW inter AS SELECT * FROM read_parquet('{workspace.interactions_path}')")
-    return {"format": manifest.get("format"), "raw": manifest["raw"], "final": describe(con, "inter"),
-            "dropped": manifest["dropped"], "split": manifest["split"]}

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gerec.artifacts import atomic_dir, write_json
+from gerec.data.formats import ColumnMap
 from gerec.errors import DataError
-from gerec.workspace import Workspace
 
 # name, low-end phrases, high-end phrases. Like real descriptions, the text says what a film
 # is rather than what it is not ("centres on friendship", not "no romance").
@@ -190,27 +190,26 @@ def generate(config: SynthConfig) -> dict[str, pa.Table]:
     }
 
 
-def synthesize(workspace: Workspace, config: SynthConfig | None = None) -> Path:
-    """Write the synthetic raw dataset and its ground truth to ``workspace/synthetic``."""
-    config = config or SynthConfig()
+def write_synthetic(config: SynthConfig, out_dir: Path) -> None:
+    """Generate the dataset and write it with its ground truth and a manifest into ``out_dir``
+    (swapped in whole: an interrupted run leaves the previous folder intact)."""
     tables = generate(config)
-    with atomic_dir(workspace.synthetic_dir) as tmp:
+    with atomic_dir(out_dir) as tmp:
         for name, table in tables.items():
             pq.write_table(table, tmp / f"{name}.parquet")
         manifest: dict[str, Any] = {"config": asdict(config), "attributes": attribute_schema(),
                                     "genres": {g: list(v) for g, v in GENRES.items()},
                                     "rows": {name: t.num_rows for name, t in tables.items()}}
         write_json(tmp / "manifest.json", manifest)
-    return workspace.synthetic_dir
 
 
-def import_synthetic(workspace: Workspace) -> dict[str, Any]:
-    """Import ``workspace/synthetic`` through the ordinary Parquet reader (one import path)."""
-    from gerec.data.formats import ColumnMap
-    from gerec.data.prepare import import_dataset
+def sized(n_items: int, n_users: int, seed: int = SynthConfig.seed) -> SynthConfig:
+    """The default generator at another size: small catalogues get proportionally shorter
+    sequences (no user repeats an item)."""
+    max_length = min(SynthConfig.max_length, n_items // 2)
+    return SynthConfig(n_items=n_items, n_users=n_users, seed=seed, max_length=max_length,
+                       mean_length=min(SynthConfig.mean_length, max_length / 2))
 
-    src = workspace.synthetic_dir
-    if not (src / "manifest.json").exists():
-        raise DataError(f"no synthetic data in {src}: run `gerec data synth` first")
-    columns = ColumnMap(user="user", item="item", time="ts", title="title", text=("text",))
-    return import_dataset(workspace, "parquet", src / "interactions.parquet", src / "items.parquet", columns)
+
+# How the synthetic folder reads through the ordinary Parquet importer (one import path).
+COLUMNS = ColumnMap(user="user", item="item", time="ts", title="title", text=("text",))

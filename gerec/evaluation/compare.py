@@ -1,25 +1,19 @@
-"""The paper-style comparison: base vs reduced-only vs refined, with bootstrap intervals.
+"""The paper-style comparison's statistics and tables: base vs reduced-only vs refined.
 
-Every variant is evaluated on the same users through :func:`evaluate`; intervals come from
-one paired bootstrap over users (the same resampled users for every variant of a model),
-so the interval of a relative change reflects the users, not two independent draws.
+Every variant is evaluated on the same users; intervals come from one paired bootstrap
+over users (the same resampled users for every variant of a model and for the popularity
+row), so the interval of a relative change reflects the users, not two independent draws.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gerec.data.sequences import Sequences
-from gerec.evaluation.metrics import KS, METRICS
-from gerec.evaluation.protocol import evaluate
-from gerec.workspace import Workspace
+from gerec.names import LABELS
 
-VARIANTS = ("base", "reduced", "guided", "refined")  # model folder prefixes, in table order
-LABELS = {"base": "base", "reduced": "reduced-only", "guided": "guided-only", "refined": "refined"}
 GAINS = (("refined", "base"), ("refined", "reduced"))
 
 
@@ -31,13 +25,6 @@ class Interval:
 
     def to_dict(self) -> dict[str, float]:
         return {"mean": self.mean, "low": self.low, "high": self.high}
-
-
-def dataset_name(ws: Workspace) -> str:
-    """A short name for the workspace's dataset: ``synthetic`` or the source folder's name."""
-    sources = list(ws.data_manifest()["source"])
-    first = Path(sources[0]) if sources else ws.root
-    return "synthetic" if first.parent == ws.synthetic_dir else first.parent.name
 
 
 def bootstrap(values: dict[str, np.ndarray], n_boot: int, seed: int) -> tuple[dict[str, Interval], np.ndarray]:
@@ -62,39 +49,21 @@ def relative_change(new: np.ndarray, old: np.ndarray, idx: np.ndarray) -> Interv
     return Interval(point, float(np.nanpercentile(boots, 2.5)), float(np.nanpercentile(boots, 97.5)))
 
 
-def compare(ws: Workspace, models: list[str] | None = None, split: str = "test", n_boot: int = 1000,
-            seed: int = 0, batch_size: int = 512) -> dict[str, Any]:
-    """Evaluate every trained variant of each base model in ``ws``; returns the results document."""
-    from gerec.training import load_checkpoint
-
-    seqs = Sequences.from_workspace(ws)
-    models = models or sorted({p.name.split("-", 1)[1] for p in (ws.root / "models").glob("*-*")
-                               if (p / "model.safetensors").exists()})
-    names = [f"{metric}@{k}" for metric in METRICS for k in KS]
-    rows = []
-    for model in models:
-        per_variant = {}
-        for variant in VARIANTS:
-            folder = ws.model_dir(variant, model)
-            if not (folder / "model.safetensors").exists():
-                continue
-            net = load_checkpoint(folder)
-            result = evaluate(net, seqs, split, max_len=int(net.config.max_len), batch_size=batch_size)
-            per_variant[variant] = result.per_user
-        if not per_variant:
-            continue
-        row: dict[str, Any] = {"model": model, "users": int(len(next(iter(per_variant.values()))[names[0]])),
-                               "variants": {}, "gains": {}}
-        idx = None
-        for variant, per_user in per_variant.items():
-            intervals, idx = bootstrap({n: per_user[n] for n in names}, n_boot, seed)
-            row["variants"][variant] = {n: iv.to_dict() for n, iv in intervals.items()}
-        for new, old in GAINS:
-            if new in per_variant and old in per_variant and idx is not None:
-                row["gains"][f"{new}_vs_{old}"] = {
-                    n: relative_change(per_variant[new][n], per_variant[old][n], idx).to_dict() for n in names}
-        rows.append(row)
-    return {"dataset": dataset_name(ws), "split": split, "bootstrap": n_boot, "metrics": names, "rows": rows}
+def comparison_row(model: str, per_variant: dict[str, dict[str, np.ndarray]], names: list[str], n_boot: int,
+                   seed: int) -> dict[str, Any]:
+    """One model's variants (per-user metric arrays, same users in the same order) with their
+    intervals and the relative gains of :data:`GAINS`, all from one set of resampled users."""
+    row: dict[str, Any] = {"model": model, "users": int(len(next(iter(per_variant.values()))[names[0]])),
+                           "variants": {}, "gains": {}}
+    idx = None
+    for variant, per_user in per_variant.items():
+        intervals, idx = bootstrap({n: per_user[n] for n in names}, n_boot, seed)
+        row["variants"][variant] = {n: iv.to_dict() for n, iv in intervals.items()}
+    for new, old in GAINS:
+        if new in per_variant and old in per_variant and idx is not None:
+            row["gains"][f"{new}_vs_{old}"] = {
+                n: relative_change(per_variant[new][n], per_variant[old][n], idx).to_dict() for n in names}
+    return row
 
 
 def interval_text(iv: dict[str, float]) -> str:
@@ -108,8 +77,12 @@ def change_text(iv: dict[str, float]) -> str:
 
 
 def table_rows(results: dict[str, Any], metrics: list[str] | tuple[str, ...]) -> list[list[str]]:
-    """One row per (model, variant) and per relative change: dataset, model, label, then each metric."""
+    """One row per (model, variant) and per relative change: dataset, model, label, then each
+    metric; the popularity baseline (the floor every model must clear) first."""
     rows = []
+    if results.get("popularity"):
+        rows.append([results["dataset"], "—", "popularity",
+                     *(interval_text(results["popularity"][m]) for m in metrics)])
     for row in results["rows"]:
         for variant, values in row["variants"].items():
             rows.append([results["dataset"], row["model"], LABELS[variant], *(interval_text(values[m]) for m in metrics)])
@@ -129,12 +102,3 @@ def markdown(results: dict[str, Any], metrics: list[str] | None = None) -> str:
              "|---|---|---|" + "---:|" * len(metrics)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results, metrics)]
     return "\n".join(lines) + "\n"
-
-
-def write_results(ws: Workspace, results: dict[str, Any]) -> None:
-    """``reports/results.json`` (everything) and ``results.md`` (the table), atomically."""
-    from gerec.artifacts import atomic_file, write_json
-
-    write_json(ws.reports_dir / "results.json", results)
-    with atomic_file(ws.reports_dir / "results.md") as tmp:
-        tmp.write_text(markdown(results), encoding="utf-8")

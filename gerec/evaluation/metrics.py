@@ -32,7 +32,7 @@ def pessimistic_ranks(scores: torch.Tensor, targets: torch.Tensor,
         n_inf = int(torch.isinf(real).sum())
         raise EvaluationError(f"model produced {n_nan} NaN and {n_inf} infinite scores; refusing to rank them")
     scores = scores.float().clone()  # (B, C)
-    rows = torch.arange(scores.shape[0])
+    rows = torch.arange(scores.shape[0], device=scores.device)
     target_scores = scores[rows, targets]  # (B,)
     scores[:, 0] = float("-inf")
     if exclude is not None:

@@ -41,22 +41,25 @@ def evaluate(model: Scorer, seqs: Sequences, split: str = "test", max_len: int =
 
     The model sees the user's last ``max_len`` events before the target; every earlier
     event of the user (not just the last ``max_len``) is excluded from the ranking.
-    Memory is bounded by ``batch_size × n_items`` scores.
+    Memory is bounded by ``batch_size × n_items`` scores. Scoring and ranking run on the
+    model's device (``model.device``, else the CPU).
     """
+    device = getattr(model, "device", torch.device("cpu"))
     users = seqs.users if users is None else np.asarray(users)
     users = users[seqs.lengths(users) >= seqs.cut(split) + 1]  # a target and at least one earlier event
-    ranks = torch.empty(len(users), dtype=torch.long)
+    ranks = torch.empty(len(users), dtype=torch.long, device="cpu")  # gathered on the host, whatever the model's device
     task = progress.add_task(f"evaluate {split}", total=len(users)) if progress else None
     with torch.inference_mode():
         for start in range(0, len(users), batch_size):
             batch = users[start:start + batch_size]
             hp, hist_items = seqs.histories(batch, split)
             rows = np.repeat(np.arange(len(batch)), np.diff(hp))
-            scores = model.score(torch.from_numpy(seqs.padded(batch, split, max_len)), torch.from_numpy(batch))
+            scores = model.score(torch.from_numpy(seqs.padded(batch, split, max_len)).to(device),
+                                 torch.from_numpy(batch).to(device))
             ranks[start:start + len(batch)] = pessimistic_ranks(
-                scores, torch.from_numpy(seqs.targets(batch, split)),
-                exclude=(torch.from_numpy(rows), torch.from_numpy(hist_items)),
-            )
+                scores, torch.from_numpy(seqs.targets(batch, split)).to(device),
+                exclude=(torch.from_numpy(rows).to(device), torch.from_numpy(hist_items).to(device)),
+            ).cpu()
             if progress is not None and task is not None:
                 progress.advance(task, len(batch))
     per_user = {name: values.numpy() for name, values in metrics_from_ranks(ranks, ks).items()}

@@ -34,7 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gerec.artifacts import atomic_file, write_json
 from gerec.errors import GerecError
 from gerec.features.definitions import TIMESTAMP, VIEWS, attributes_of, offline_dir, workspace_objects
-from gerec.features.tables import guided_manifest, with_timestamp, workspace_tables
+from gerec.features.tables import with_timestamp, workspace_tables
 from gerec.workspace import Workspace
 
 KEYS = {"item_attributes": ["item_id"], "item_base_reduced": ["item_id", "base_model"],
@@ -85,7 +85,7 @@ def open_store(ws: Workspace) -> Any:  # feast.FeatureStore (imported lazily: ~6
 
 def apply(ws: Workspace) -> dict[str, Any]:
     """Write the repository files and register entities and views (idempotent)."""
-    manifest = guided_manifest(ws)
+    manifest = ws.guided_manifest()
     root = ws.feature_store_dir
     root.mkdir(parents=True, exist_ok=True)
     descriptions = {a["name"]: a.get("description", "") for a in manifest["schema"]["attributes"]}

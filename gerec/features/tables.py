@@ -17,21 +17,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gerec.artifacts import atomic_file, read_json
-from gerec.errors import GerecError
+from gerec.artifacts import atomic_file
 from gerec.features.definitions import TIMESTAMP, field_name
 from gerec.workspace import Workspace
 
 RECENT_ITEMS = 200  # enough for the longest model window (max_len 200)
 
 
-def guided_manifest(ws: Workspace) -> dict[str, Any]:
-    if not ws.guided_manifest_path.exists():
-        raise GerecError(f"no guided scores in {ws.features_dir}: run `gerec guided score` first")
-    return read_json(ws.guided_manifest_path)
-
-
-def _float_lists(vectors: np.ndarray) -> pa.Array:
+def float_lists(vectors: np.ndarray) -> pa.Array:
+    """(n, w) floats as an Arrow list column: the vector field type Feast stores."""
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel())
     offsets = pa.array(np.arange(0, vectors.size + 1, vectors.shape[1], dtype=np.int32))
     return pa.ListArray.from_arrays(offsets, flat)
@@ -39,14 +33,14 @@ def _float_lists(vectors: np.ndarray) -> pa.Array:
 
 def attribute_table(ws: Workspace, kind: str) -> pa.Table:
     """``item_attributes`` or ``user_attributes`` with Feast field names (no timestamp yet)."""
-    manifest = guided_manifest(ws)
+    manifest = ws.guided_manifest()
     id_name = f"{kind}_id"
     table = pq.read_table(ws.features_dir / f"{kind}_attributes.parquet")
     names = manifest["attributes"]
     vectors = np.stack([table[n].to_numpy() for n in names], axis=1).astype(np.float32)
     columns: dict[str, Any] = {id_name: table[id_name].cast(pa.int64())}
     columns.update({field_name(n): pa.array(vectors[:, j]) for j, n in enumerate(names)})
-    columns["vector"] = _float_lists(vectors)
+    columns["vector"] = float_lists(vectors)
     columns["content_hash"] = table["content_hash"]
     return pa.table(columns)
 
@@ -87,6 +81,6 @@ def write_reduced(ws: Workspace, base_model: str, vectors: np.ndarray, reduction
     """Save ``vectors`` (n_items, k), rows in item-id order 1..n, as ``features/reduced/<model>.parquet``."""
     n = len(vectors)
     table = pa.table({"item_id": pa.array(np.arange(1, n + 1), pa.int64()), "base_model": [base_model] * n,
-                      "vector": _float_lists(vectors), "reduction": [reduction] * n})
+                      "vector": float_lists(vectors), "reduction": [reduction] * n})
     with atomic_file(ws.reduced_path(base_model)) as tmp:
         pq.write_table(table, tmp)

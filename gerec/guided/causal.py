@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from gerec.artifacts import digest_files
+from gerec.devices import resolve_device
 from gerec.errors import GerecError
 from gerec.guided.schema import Schema
 
@@ -120,7 +121,7 @@ class CausalScorer:
             from peft import PeftModel
 
             self.lm = PeftModel.from_pretrained(self.lm, str(self.adapter))
-        self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = str(resolve_device(self.device))
         self.lm.to(self.device).eval()
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from gerec.artifacts import digest_files
+from gerec.devices import resolve_device
 from gerec.errors import GerecError
 from gerec.guided.schema import Schema
 from gerec.guided.score import HISTORY_SEPARATOR
-
-DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+from gerec.names import DEFAULT_ENCODER
 MAX_UNITS = 16  # sentences (or titles) read per text
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -63,7 +63,7 @@ class EncoderScorer:
     calibrated = True  # raw contrasts need mapping onto 1–9
 
     def __init__(self, model: str = DEFAULT_ENCODER, max_length: int = 128, batch_size: int = 512,
-                 embed_batch: int = 64, adapter: str | Path | None = None) -> None:
+                 embed_batch: int = 64, adapter: str | Path | None = None, device: str | None = None) -> None:
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -82,7 +82,8 @@ class EncoderScorer:
 
             self.encoder = PeftModel.from_pretrained(self.encoder, str(adapter))
             self.adapter = str(adapter)
-        self.encoder.eval()
+        self.device = resolve_device(device)
+        self.encoder.to(self.device).eval()
         self.max_length = max_length
         self.batch_size = batch_size  # texts per scoring call (a checkpoint/progress step)
         self.embed_batch = embed_batch  # units per encoder forward pass
@@ -90,7 +91,8 @@ class EncoderScorer:
 
     def embed(self, texts: list[str]) -> torch.Tensor:
         """(n, h) unit-length mean-pooled embeddings; differentiable when grad is enabled."""
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                               return_tensors="pt").to(self.device)
         hidden = self.encoder(**batch).last_hidden_state  # (n, T, h)
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (n, T, 1)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -117,7 +119,7 @@ class EncoderScorer:
         parts = [self.embed([units[k] for k in order[i:i + self.embed_batch]])
                  for i in range(0, len(order), self.embed_batch)]
         out = torch.cat(parts)
-        return out[torch.argsort(torch.tensor(order))]
+        return out[torch.argsort(torch.tensor(order, device=out.device))]
 
     def contrasts(self, texts: list[str], schema: Schema, kind: str = "item") -> torch.Tensor:
         """(n, m) raw scores, differentiable (see the module docstring for the rule).
@@ -128,24 +130,26 @@ class EncoderScorer:
         units = [split_units(t, kind) for t in texts]
         unique = list(dict.fromkeys(u for us in units for u in us))
         position = {u: k for k, u in enumerate(unique)}
-        emb = self.embed_units(unique)[torch.tensor([position[u] for us in units for u in us])]  # (U, h)
-        owner = torch.repeat_interleave(torch.tensor([len(u) for u in units]))
+        units_emb = self.embed_units(unique)
+        device = units_emb.device
+        emb = units_emb[torch.tensor([position[u] for us in units for u in us], device=device)]  # (U, h)
+        owner = torch.repeat_interleave(torch.tensor([len(u) for u in units], device=device))
         sim_high, sim_low = emb @ high.T, emb @ low.T  # (U, m)
         n, m = len(texts), len(schema)
         if kind == "user":
             counts = torch.bincount(owner, minlength=n).clamp(min=1)[:, None]
-            return torch.zeros(n, m).index_add(0, owner, sim_high - sim_low) / counts
+            return torch.zeros(n, m, device=device).index_add(0, owner, sim_high - sim_low) / counts
         index = owner[:, None].expand(-1, m)
-        best_high = torch.full((n, m), -2.0).scatter_reduce(0, index, sim_high, "amax")
-        best_low = torch.full((n, m), -2.0).scatter_reduce(0, index, sim_low, "amax")
+        best_high = torch.full((n, m), -2.0, device=device).scatter_reduce(0, index, sim_high, "amax")
+        best_low = torch.full((n, m), -2.0, device=device).scatter_reduce(0, index, sim_low, "amax")
         return best_high - best_low
 
     def raw_scores(self, texts: list[str], schema: Schema, kind: str = "item") -> torch.Tensor:
-        """Batched, gradient-free raw scores for a catalogue or a user population."""
+        """Batched, gradient-free raw scores for a catalogue or a user population (on the CPU)."""
         if not texts:
             return torch.zeros(0, len(schema))
         with torch.no_grad():  # not inference_mode: cached anchors may later meet autograd
-            return torch.cat([self.contrasts(texts[i:i + self.batch_size], schema, kind)
+            return torch.cat([self.contrasts(texts[i:i + self.batch_size], schema, kind).cpu()
                               for i in range(0, len(texts), self.batch_size)])
 
     # -- fine-tuning (see gerec.guided.finetune) ------------------------------------------
@@ -168,7 +172,7 @@ class EncoderScorer:
         scores = self.contrasts(texts, schema, kind)
         with torch.no_grad(), self.base_model():
             zero_shot = self.contrasts(texts, schema, kind)
-        scale = scale if scale is not None else torch.ones(scores.shape[1])
+        scale = scale.to(scores.device) if scale is not None else torch.ones(scores.shape[1], device=scores.device)
         return scores, (((scores - zero_shot) / scale) ** 2).mean()
 
     def save_adapter(self, path: Path) -> None:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import pyarrow.parquet as pq
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,7 +30,8 @@ from gerec.data.sequences import Sequences
 from gerec.errors import GerecError
 from gerec.guided.schema import Schema
 from gerec.guided.score import history_text
-from gerec.workspace import Workspace
+
+Stats = dict[str, tuple[torch.Tensor, torch.Tensor]]  # kind → (mean, std) of zero-shot raw scores
 
 
 @dataclass
@@ -79,16 +79,41 @@ def training_examples(seqs: Sequences, rng: np.random.Generator, recent: int) ->
     return users, histories, train[starts + pos]
 
 
-def finetune(workspace: Workspace, scorer: TrainableScorer, schema: Schema, config: FinetuneConfig, out_dir: Path,
-             console: Console | None = None, show_progress: bool = True) -> dict[str, Any]:
-    """Train LoRA adapters for ``scorer`` on the workspace's train split; save them to ``out_dir``."""
+def finetune_loss(scorer: TrainableScorer, schema: Schema, stats: Stats, user_texts: list[str],
+                  item_texts: list[str], target_col: np.ndarray, config: FinetuneConfig
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(L, L_rec, L_format)`` for one batch: user ``b``'s next item is ``item_texts[target_col[b]]``,
+    every other item text is a negative; scores are z-scored with the zero-shot ``stats``."""
+    user_scores, user_format = scorer.train_forward(user_texts, schema, "user", stats["user"][1])
+    item_scores, item_format = scorer.train_forward(item_texts, schema, "item", stats["item"][1])
+    g_u = (user_scores - stats["user"][0]) / stats["user"][1]  # (B, m)
+    g_i = (item_scores - stats["item"][0]) / stats["item"][1]  # (C, m)
+    logits = g_u @ g_i.T / config.temperature  # (B, C)
+    rec = torch.nn.functional.cross_entropy(logits, torch.as_tensor(target_col, device=logits.device))
+    fmt = (user_format + item_format) / 2
+    return rec + config.format_weight * fmt, rec, fmt
+
+
+def zero_shot_stats(scorer: TrainableScorer, schema: Schema, item_texts: list[str], user_texts: list[str]) -> Stats:
+    """Mean and std of each attribute's zero-shot raw score: the normalization fixed for a whole run."""
+    stats = {}
+    for kind, batch in (("item", item_texts), ("user", user_texts)):
+        raw = scorer.raw_scores(batch, schema, kind)
+        stats[kind] = (raw.mean(0), raw.std(0).clamp(min=1e-6))
+    return stats
+
+
+def finetune(scorer: TrainableScorer, schema: Schema, seqs: Sequences, titles: np.ndarray, texts: np.ndarray,
+             config: FinetuneConfig, out_dir: Path, console: Console | None = None, show_progress: bool = True,
+             provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train LoRA adapters for ``scorer`` on the train split of ``seqs``; save them to ``out_dir``.
+
+    ``titles`` and ``texts`` are indexed by item id (entry 0 unused); ``provenance`` joins
+    the saved manifest (e.g. the data files it was trained on).
+    """
     console = console or Console(stderr=True)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    items = pq.read_table(workspace.items_path, columns=["item_id", "title", "text"])
-    titles = np.concatenate([[""], np.asarray(items["title"].to_pylist(), dtype=object)])
-    texts = np.concatenate([[""], np.asarray(items["text"].to_pylist(), dtype=object)])
-    seqs = Sequences.from_workspace(workspace)
     if len(seqs.users) < 2:
         raise GerecError("fine-tuning needs at least 2 users with train events")
 
@@ -96,10 +121,7 @@ def finetune(workspace: Workspace, scorer: TrainableScorer, schema: Schema, conf
     sample = rng.choice(np.arange(1, seqs.n_items + 1), size=min(config.stats_sample, seqs.n_items), replace=False)
     users0, hist0, _ = training_examples(seqs, rng, config.recent)
     user_sample = rng.choice(len(users0), size=min(config.stats_sample, len(users0)), replace=False)
-    stats = {}
-    for kind, batch in (("item", list(texts[sample])), ("user", [history_text(titles[hist0[k]]) for k in user_sample])):
-        raw = scorer.raw_scores(batch, schema, kind)
-        stats[kind] = (raw.mean(0), raw.std(0).clamp(min=1e-6))
+    stats = zero_shot_stats(scorer, schema, list(texts[sample]), [history_text(titles[hist0[k]]) for k in user_sample])
 
     params = scorer.attach_lora(config)
     opt = torch.optim.AdamW(params, lr=config.lr)
@@ -119,16 +141,8 @@ def finetune(workspace: Workspace, scorer: TrainableScorer, schema: Schema, conf
                 idx = order[step * config.batch_size:(step + 1) * config.batch_size]
                 negatives = rng.integers(1, seqs.n_items + 1, size=config.negatives)
                 candidates, target_col = np.unique(np.concatenate([targets[idx], negatives]), return_inverse=True)
-                user_scores, user_format = scorer.train_forward([history_text(titles[histories[k]]) for k in idx],
-                                                                schema, "user", stats["user"][1])
-                item_scores, item_format = scorer.train_forward(list(texts[candidates]), schema, "item",
-                                                                stats["item"][1])
-                g_u = (user_scores - stats["user"][0]) / stats["user"][1]  # (B, m)
-                g_i = (item_scores - stats["item"][0]) / stats["item"][1]  # (C, m)
-                logits = g_u @ g_i.T / config.temperature  # (B, C)
-                rec = torch.nn.functional.cross_entropy(logits, torch.from_numpy(target_col[:len(idx)]))
-                fmt = (user_format + item_format) / 2
-                loss = rec + config.format_weight * fmt
+                loss, rec, fmt = finetune_loss(scorer, schema, stats, [history_text(titles[histories[k]]) for k in idx],
+                                               list(texts[candidates]), target_col[:len(idx)], config)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -145,6 +159,6 @@ def finetune(workspace: Workspace, scorer: TrainableScorer, schema: Schema, conf
     manifest = {"scorer": scorer.describe(), "schema_digest": schema.digest(), "config": dataclasses.asdict(config),
                 "history": history, "seconds": round(time.perf_counter() - started, 2),
                 "normalization": {k: {"mean": v[0].tolist(), "std": v[1].tolist()} for k, v in stats.items()},
-                "data_files": workspace.data_manifest()["files"]}
+                **(provenance or {})}
     write_json(out_dir / "finetune_manifest.json", manifest)
     return manifest

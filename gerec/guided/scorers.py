@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from gerec.errors import GerecError
 from gerec.guided.score import TextScorer
+from gerec.names import DEFAULT_ENCODER, SCORER_BACKENDS
 
 
-def make_scorer(backend: str, model: str, generate: bool = False, dtype: str = "", batch_size: int = 0) -> TextScorer:
+def make_scorer(backend: str, model: str = DEFAULT_ENCODER, generate: bool = False, dtype: str = "",
+                batch_size: int = 0, device: str | None = None, adapter: str | None = None) -> TextScorer:
     """The scorer a backend name and model id ask for (heavy imports here, not at CLI start-up)."""
     if backend == "encoder":
         from gerec.guided.encoder import EncoderScorer
 
-        return EncoderScorer(model, batch_size=batch_size or 512)
+        return EncoderScorer(model, batch_size=batch_size or 512, device=device, adapter=adapter)
     if backend == "causal":
         from gerec.guided.causal import CausalScorer
 
-        if model == "all-MiniLM-L6-v2":
+        if model == DEFAULT_ENCODER:
             raise GerecError("the causal backend needs a model: a causal LM's local path or hub id")
-        return CausalScorer(model, batch_size=batch_size or 8, generate=generate, dtype=dtype or None)
-    raise GerecError(f"unknown backend '{backend}'; choose encoder or causal")
+        return CausalScorer(model, batch_size=batch_size or 8, generate=generate, dtype=dtype or None, device=device,
+                            adapter=adapter)
+    raise GerecError(f"unknown backend '{backend}'; choose one of: {', '.join(SCORER_BACKENDS)}")

@@ -29,7 +29,9 @@ class BERT4Rec(SequentialModel):
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         seq = window[:, 1:]  # (B, max_len): a bidirectional model needs no shift
         real = seq > 0
-        hide = (torch.rand(seq.shape, generator=generator) < self.config.mask_prob) & real
+        # drawn on the CPU generator (reproducible on any device), then moved to the data
+        draws = torch.rand(seq.shape, generator=generator, device="cpu").to(seq.device)
+        hide = (draws < self.config.mask_prob) & real
         # every sequence trains on at least its last item (the inference task)
         hide[:, -1] |= ~hide.any(dim=1) & real[:, -1]
         inputs = torch.where(hide, torch.full_like(seq, self.mask_token), seq)
@@ -38,7 +40,7 @@ class BERT4Rec(SequentialModel):
 
     def query_inputs(self, histories: torch.Tensor) -> torch.Tensor:
         history = histories[:, -(self.config.max_len - 1):]
-        mask = torch.full((histories.shape[0], 1), self.mask_token, dtype=histories.dtype)
+        mask = torch.full((histories.shape[0], 1), self.mask_token, dtype=histories.dtype, device=histories.device)
         return torch.cat([history, mask], dim=1)  # (B, <= max_len)
 
     def encode(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -24,11 +24,11 @@ class GRU4Rec(SequentialModel):
         b, length = inputs.shape
         lengths = (inputs > 0).sum(dim=1)  # (B,)
         shift = (length - lengths)[:, None]
-        index = (torch.arange(length)[None, :] + shift) % length  # right-padded view
+        index = (torch.arange(length, device=inputs.device)[None, :] + shift) % length  # right-padded view
         x = self.dropout(self.items(torch.gather(inputs, 1, index)))
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.gru(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=length)  # (B, L, d)
-        back = (torch.arange(length)[None, :] - shift) % length
+        back = (torch.arange(length, device=inputs.device)[None, :] - shift) % length
         out = torch.gather(out, 1, back[:, :, None].expand(-1, -1, out.shape[-1]))
         return self.out(out) * (inputs > 0).unsqueeze(-1)

@@ -20,4 +20,10 @@ class Popularity:
         return cls(torch.from_numpy(np.bincount(train, minlength=seqs.n_items + 1)))
 
     def score(self, histories: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
-        return self.counts.expand(histories.shape[0], -1)  # (B, n_items + 1)
+        return self.counts.to(histories.device).expand(histories.shape[0], -1)  # (B, n_items + 1)
+
+    def top(self, k: int) -> np.ndarray:
+        """The ``k`` most frequent item ids, ties by id: the answer for someone with no history."""
+        counts = self.counts[1:].numpy()
+        order = np.lexsort((np.arange(len(counts)), -counts))  # by count descending, then id
+        return order[:k] + 1

@@ -13,66 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 if TYPE_CHECKING:
     from gerec.models.sequential import SequentialModel
-
-
-class FusedItemTable(nn.Module):
-    """(n_rows, m_frozen + k) rows ``[frozen ; trainable]``; row 0 is padding (zero, never updated).
-
-    Same interface as :class:`~gerec.models.embedding.ItemTable`, so any sequential model
-    runs on it unchanged.
-    """
-
-    def __init__(self, frozen: torch.Tensor, trainable: torch.Tensor) -> None:
-        super().__init__()
-        if frozen.shape[0] != trainable.shape[0]:
-            raise ValueError(f"frozen rows {frozen.shape[0]} != trainable rows {trainable.shape[0]}")
-        frozen, trainable = frozen.clone().float(), trainable.clone().float()
-        frozen[0], trainable[0] = 0.0, 0.0
-        self.register_buffer("frozen", frozen)  # (n_rows, m): saved with the weights, never trained
-        self.trainable = nn.Parameter(trainable)  # (n_rows, k)
-
-    @property
-    def dim(self) -> int:
-        return self.frozen.shape[1] + self.trainable.shape[1]
-
-    @property
-    def n_rows(self) -> int:
-        return self.trainable.shape[0]
-
-    @property
-    def n_frozen(self) -> int:
-        return self.frozen.shape[1]
-
-    def table(self) -> torch.Tensor:
-        return torch.cat([self.frozen, self.trainable], dim=1)  # (n_rows, d)
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return F.embedding(ids, self.table(), padding_idx=0)  # (..., d); no gradient reaches row 0
-
-
-class UserGuided(nn.Module):
-    """Trainable per-user attribute vectors ``g_u`` (initialized from the language model's user
-    scores) added, times ``β``, to the first ``m`` dimensions of the query."""
-
-    def __init__(self, initial: torch.Tensor, beta: float) -> None:
-        super().__init__()
-        self.vectors = nn.Embedding.from_pretrained(initial.clone().float(), freeze=False)  # (n_users + 1, m)
-        self.beta = beta
-
-    @property
-    def dim(self) -> int:
-        return self.vectors.embedding_dim
-
-    def query(self, hidden: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
-        """(..., d) hidden states and (...,) user ids → (..., d) queries ``[h[:m] + β·g_u ; h[m:]]``."""
-        m = self.dim
-        guided = hidden[..., :m] + self.beta * self.vectors(users)
-        return torch.cat([guided, hidden[..., m:]], dim=-1)
 
 
 @dataclass
@@ -95,9 +38,10 @@ class Refinement:
         token) get a zero frozen part and a freshly initialized trainable part."""
         extra = model.items.n_rows - self.frozen.shape[0]
         dim = model.config.dim
-        frozen = torch.cat([self.frozen, torch.zeros(extra, self.frozen.shape[1])])
-        trainable = torch.cat([self.trainable, torch.randn(extra, self.trainable.shape[1]) * dim ** -0.5])
-        model.refine(frozen, trainable, self.users, self.beta)
+        cpu = self.frozen.device  # built on the CPU like the model; refine() moves them to the model
+        frozen = torch.cat([self.frozen, torch.zeros(extra, self.frozen.shape[1], device=cpu)])
+        trainable = torch.cat([self.trainable, torch.randn(extra, self.trainable.shape[1], device=cpu) * dim ** -0.5])
+        model.refine(frozen, trainable, self.users, self.beta, self.meta())
 
     def meta(self) -> dict[str, Any]:
         return {"frozen_dim": int(self.frozen.shape[1]), "trainable_dim": int(self.trainable.shape[1]),
@@ -108,7 +52,9 @@ class Refinement:
 
     @classmethod
     def shell(cls, meta: dict[str, Any]) -> "Refinement":
-        """Zero tensors of the saved shapes: a checkpoint's ``load_state_dict`` fills them."""
-        users = torch.zeros(meta["user_rows"], meta["user_dim"]) if meta["user_rows"] else None
-        return cls(torch.zeros(meta["item_rows"], meta["frozen_dim"]),
-                   torch.zeros(meta["item_rows"], meta["trainable_dim"]), users, meta["beta"])
+        """Zero tensors of the saved shapes, on the CPU like a freshly built model: a checkpoint's
+        ``load_state_dict`` fills them."""
+        zeros = lambda rows, cols: torch.zeros(rows, cols, device="cpu")  # noqa: E731
+        users = zeros(meta["user_rows"], meta["user_dim"]) if meta["user_rows"] else None
+        return cls(zeros(meta["item_rows"], meta["frozen_dim"]), zeros(meta["item_rows"], meta["trainable_dim"]),
+                   users, meta["beta"], dict(meta))

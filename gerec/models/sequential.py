@@ -9,13 +9,13 @@ target position of a window (or sampled softmax with uniform negatives).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gerec.models.embedding import ItemTable
-from gerec.models.refined import FusedItemTable, UserGuided
+from gerec.models.embedding import FusedItemTable, ItemTable, UserGuided
 
 
 @dataclass
@@ -44,14 +44,36 @@ class SequentialModel(nn.Module):
         self.n_items = n_items
         self.items: ItemTable | FusedItemTable = ItemTable(n_items + 1 + (0 if self.causal else 1), config.dim)
         self.user_guided: UserGuided | None = None  # refined models: β·g_u added to the query
+        self.refinement: dict[str, Any] | None = None  # how a refined table was made (None: a base model)
 
-    def refine(self, frozen: torch.Tensor, trainable: torch.Tensor, users: torch.Tensor | None, beta: float) -> None:
+    def refine(self, frozen: torch.Tensor, trainable: torch.Tensor, users: torch.Tensor | None, beta: float,
+               info: dict[str, Any]) -> None:
         """Swap in a refined item table ``[frozen ; trainable]`` (rows as the current table) and,
-        with ``users`` (n_users + 1, m), trainable user guided vectors."""
+        with ``users`` (n_users + 1, m), trainable user guided vectors; ``info`` says how they
+        were made (parts, attributes, normalization) and is what :attr:`attributes` reads."""
         if frozen.shape[1] + trainable.shape[1] != self.config.dim:
             raise ValueError(f"refined width {frozen.shape[1]} + {trainable.shape[1]} != model dim {self.config.dim}")
-        self.items = FusedItemTable(frozen, trainable)
-        self.user_guided = UserGuided(users, beta) if users is not None else None
+        device = self.items.table().device
+        self.items = FusedItemTable(frozen, trainable).to(device)
+        self.user_guided = UserGuided(users, beta).to(device) if users is not None else None
+        self.refinement = info
+
+    @property
+    def is_refined(self) -> bool:
+        """True for a model trained on a refined item table (any ``parts``)."""
+        return self.refinement is not None
+
+    @property
+    def attributes(self) -> list[str]:
+        """Names of the frozen guided dimensions, in table order ([] when there are none):
+        the one answer to "which dimensions of a score are attributes?"."""
+        if not self.refinement or not self.refinement.get("frozen_dim"):
+            return []
+        return list(self.refinement["attributes"])[: self.refinement["frozen_dim"]]
+
+    @property
+    def device(self) -> torch.device:
+        return self.items.table().device
 
     def query(self, hidden: torch.Tensor, users: torch.Tensor | None) -> torch.Tensor:
         """The vector scored against item rows: the hidden state, plus ``β·g_u`` in a refined model."""
@@ -88,7 +110,8 @@ class SequentialModel(nn.Module):
         h = self.query(hidden[keep], users[:, None].expand_as(keep)[keep] if users is not None else None)  # (T, d)
         table = self.catalogue()
         if self.config.loss == "sampled":
-            negatives = torch.randint(1, self.n_items + 1, (self.config.n_negatives,), generator=generator)
+            negatives = torch.randint(1, self.n_items + 1, (self.config.n_negatives,), generator=generator,
+                                      device="cpu").to(h.device)  # the CPU generator: same draws on any device
             pos = (h * table[y]).sum(-1, keepdim=True)  # (T, 1)
             neg = h @ table[negatives].T  # (T, N)
             neg = neg.masked_fill(negatives[None, :] == y[:, None], float("-inf"))  # accidental hits

@@ -36,7 +36,7 @@ def attention_mask(inputs: torch.Tensor, causal: bool) -> torch.Tensor:
     ``causal``; a position always sees itself, so no row is fully masked (no NaN)."""
     length = inputs.shape[1]
     keys = (inputs > 0)[:, None, None, :]  # (B, 1, 1, L)
-    mask = keys | torch.eye(length, dtype=torch.bool)
+    mask = keys | torch.eye(length, dtype=torch.bool, device=inputs.device)
     if causal:
-        mask = mask & torch.ones(length, length, dtype=torch.bool).tril()
+        mask = mask & torch.ones(length, length, dtype=torch.bool, device=inputs.device).tril()
     return mask

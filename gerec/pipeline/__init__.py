@@ -1,5 +1,6 @@
-"""Stages that skip themselves, and the end-to-end run built from them."""
+"""Stages that skip themselves: a re-run continues from where its inputs last changed
+(the stages of `gerec run` are in :mod:`gerec.steps.run`)."""
 
-from gerec.pipeline.runner import Pipeline, Stage
+from gerec.pipeline.runner import Pipeline, Stage, fingerprint
 
-__all__ = ["Pipeline", "Stage"]
+__all__ = ["Pipeline", "Stage", "fingerprint"]

@@ -78,7 +78,7 @@ class Pipeline:
             seen.add(stage.name)
         self.ws = ws
         self.stages = stages
-        self.manifest_path = ws.root / "pipeline.json"
+        self.manifest_path = ws.pipeline_path
 
     def names(self) -> list[str]:
         return [stage.name for stage in self.stages]

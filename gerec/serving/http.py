@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from gerec.errors import GerecError
+from gerec.serving import answers
 from gerec.serving.recommender import MAX_K, Recommender, RequestError
 
 logger = logging.getLogger("gerec.serve")
@@ -84,36 +85,19 @@ def create_app(load: Callable[[], Recommender], manifest: Path, api_key: str | N
 
     @app.get("/recommend", dependencies=guarded)
     def recommend(user_id: Annotated[int, Query(description="A user id.")], k: KParam = 10) -> dict[str, Any]:
-        return current.get().recommend(user_id=user_id, k=k)
+        return answers.recommendations(current.get(), user_id=user_id, k=k)
 
     @app.post("/recommend", dependencies=guarded)
     def recommend_history(body: HistoryRequest) -> dict[str, Any]:
-        return current.get().recommend(user_id=body.user_id, history=body.history, k=body.k)
+        return answers.recommendations(current.get(), user_id=body.user_id, history=body.history, k=body.k)
 
     @app.get("/similar", dependencies=guarded)
     def similar(item_id: int, k: KParam = 10) -> dict[str, Any]:
-        return current.get().similar(item_id, k)
+        return answers.similar(current.get(), item_id, k)
 
     @app.get("/explain", dependencies=guarded)
     def explain(user_id: int, item_id: int) -> dict[str, Any]:
-        return current.get().explain(item_id, user_id=user_id)
+        return current.get().explain(user_id, item_id)
 
     return app
 
-
-def app_from_env() -> FastAPI:
-    """The app for ``GEREC_WORKSPACE`` / ``GEREC_INDEX`` / ``GEREC_API_KEY``: what each uvicorn
-    worker process builds when the service runs with several workers."""
-    import os
-
-    from gerec.serving.recommender import index_dir
-    from gerec.workspace import Workspace
-
-    ws = Workspace.resolve(os.environ["GEREC_WORKSPACE"])
-    index = os.environ.get("GEREC_INDEX", "refined-sasrec")
-    if os.environ.get("GEREC_THREADS"):
-        import torch
-
-        torch.set_num_threads(int(os.environ["GEREC_THREADS"]))
-    return create_app(lambda: Recommender.load(ws, index), index_dir(ws, index) / "manifest.json",
-                      os.environ.get("GEREC_API_KEY") or None)

@@ -1,26 +1,28 @@
-"""Recommendations with reasons: a trained model's query vector, the FAISS index, the feature store.
+"""A trained model and its FAISS index as one recommender, in the spirit of benfred/implicit.
+
+``recommend(users | histories, N, filter_items=...)`` and ``similar_items(items, N)``
+return ``(ids, scores)`` arrays — 1-D for one user or item, 2-D for a batch — and
+``explain(user, item)`` splits one score into per-attribute contributions.
 
 For a refined model the score is one inner product ``<q_u, e_i>`` with
 ``q_u = [h_u[:m] + β·g_u ; h_u[m:]]`` and ``e_i = [ĝ_i ; r_i]``, so it splits exactly into
 per-attribute contributions ``q_u[a]·ĝ_i[a]`` and a latent remainder ``<q_u[m:], r_i>``.
 A user the model has never seen (a history only) gets ``g_u = 0``: their query is the
-sequence encoder's state alone, and answers carry ``cold_start: true``.
+sequence encoder's state alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
-import pyarrow.parquet as pq
 import torch
 
 from gerec.errors import GerecError
-from gerec.retrieval.index import ItemIndex, load_index
-from gerec.workspace import Workspace
+from gerec.models.sequential import SequentialModel
+from gerec.retrieval.index import ItemIndex
 
 MAX_K = 1000
 
@@ -35,89 +37,139 @@ class UnknownItem(RequestError):
     status = 404
 
 
-def index_dir(ws: Workspace, name: str) -> Path:
-    return ws.root / "indexes" / name
-
-
 @dataclass
 class Recommender:
-    model: Any  # a trained SequentialModel
+    """``model`` (a trained sequential model), ``index`` (built from its item table), item
+    ``titles``, ``popular`` item ids (the answer for someone with no history) and ``recent``,
+    a reader of a known user's latest items (the feature store's ``user_recent_items``)."""
+
+    model: SequentialModel
     index: ItemIndex
     titles: dict[int, str]
-    attributes: list[str]  # names of the first m dimensions ([] for a model without a guided part)
     n_users: int
-    popular: list[int]  # item ids by train-split popularity: the answer for a user with no history at all
-    recent: Any = None  # callable user_id -> list[int] | None (the feature store's user_recent_items)
+    popular: np.ndarray
+    recent: Callable[[int], list[int] | None] | None = None
+
+    @property
+    def attributes(self) -> list[str]:
+        """Names of the attribute dimensions of every score ([] for a model without a guided part)."""
+        return self.model.attributes
 
     @property
     def m(self) -> int:
         return len(self.attributes)
 
-    @classmethod
-    def load(cls, ws: Workspace, index: str = "refined-sasrec", with_store: bool = True) -> "Recommender":
-        """The model an index was built from, the index (verified), titles and the online store."""
-        from gerec.training import load_checkpoint
+    # -- the array API ---------------------------------------------------------------------
+    def recommend(self, users: int | Sequence[int] | np.ndarray | None = None, N: int = 10, *,
+                  histories: Sequence[int] | Sequence[Sequence[int]] | None = None,
+                  filter_items: Sequence[int] | None = None, filter_already_liked_items: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``N`` (ids, scores) for known ``users`` (histories from the store) or for
+        ``histories`` (item ids, oldest first; with ``users`` too, their guided vectors apply).
 
-        folder = index_dir(ws, index)
-        loaded = load_index(folder)
-        model_dir = Path(loaded.manifest["source"]["model_dir"])
-        model = load_checkpoint(model_dir)
-        if loaded.dim != model.config.dim:
-            raise GerecError(f"index {folder} has width {loaded.dim}, model {model_dir} {model.config.dim}: rebuild it")
-        refine = getattr(model.items, "n_frozen", 0)
-        attributes = list(loaded.manifest["source"].get("attributes", []))[:refine] if refine else []
-        titles_table = pq.read_table(folder / "items.parquet")
-        titles = dict(zip(titles_table["item_id"].to_pylist(), titles_table["title"].to_pylist()))
-        recent = _store_history(ws) if with_store else None
-        n_users = ws.data_manifest()["final"]["users"]
-        popular = duckdb.sql(f"""SELECT item_id FROM read_parquet('{ws.interactions_path}') WHERE split = 'train'
-                                 GROUP BY item_id ORDER BY count(*) DESC, item_id LIMIT {MAX_K}""").fetchnumpy()["item_id"]
-        return cls(model, loaded, titles, attributes, n_users, [int(i) for i in popular], recent)
+        One user or history gives (N,) arrays, a batch (B, N); ids are -1 (score -inf) where
+        fewer than N items remain. ``filter_items`` are never returned; nor, by default, the
+        items of the user's history.
+        """
+        single = (histories is None and np.isscalar(users)) or (histories is not None and _is_flat(histories))
+        user_list = _as_list(users)
+        history_list = [list(histories)] if histories is not None and _is_flat(histories) else (
+            [list(h) for h in histories] if histories is not None else None)
+        if history_list is not None and user_list is not None and len(user_list) != len(history_list):
+            raise RequestError(f"{len(user_list)} users but {len(history_list)} histories")
+        if history_list is None and user_list is None:
+            raise RequestError("give users or histories")
+        n = len(history_list if history_list is not None else user_list)  # type: ignore[arg-type]
+        resolved = [self.resolve(user_list[b] if user_list else None, history_list[b] if history_list else None)
+                    for b in range(n)]
+        ids, scores = self.search([h for h, _ in resolved], [u if known else None for (_, known), u in
+                                                             zip(resolved, user_list or [None] * n)],
+                                  N, filter_items, filter_already_liked_items)
+        return (ids[0], scores[0]) if single else (ids, scores)
 
-    # -- queries -------------------------------------------------------------------------
+    def similar_items(self, items: int | Sequence[int] | np.ndarray, N: int = 10,
+                      filter_items: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``N`` items nearest each of ``items`` by the model's inner product (the item
+        itself left out): (N,) arrays for one item, (B, N) for several."""
+        item_list = _as_list(items) or []
+        self.check_k(N)
+        self.check_items(item_list)
+        queries = self.index.vectors(np.asarray(item_list))
+        extra = set(filter_items or [])
+        ids, scores = self.index.search(queries, N, exclude=[{i} | extra for i in item_list])
+        return (ids[0], scores[0]) if np.isscalar(items) else (ids, scores)
+
+    def explain(self, user: int | None, item: int, history: Sequence[int] | None = None) -> dict[str, Any]:
+        """The score of (user or history, item) split into per-attribute contributions and the
+        latent remainder (exact: the parts sum to the score)."""
+        self.check_items([item])
+        if not self.m:
+            raise RequestError("explanations need a refined model (its index has no attribute dimensions)")
+        stored, known = self.resolve(user, list(history) if history is not None else None)
+        query = self.queries([stored], [user if known else None])[0]
+        (split,) = self.contributions(query, [item])
+        return {"user_id": user, "cold_start": not known, **split}
+
+    # -- the parts ------------------------------------------------------------------------
     def check_k(self, k: int) -> int:
         if not 1 <= k <= min(MAX_K, len(self.index)):
             raise RequestError(f"k must be between 1 and {min(MAX_K, len(self.index))}, got {k}")
         return k
 
-    def check_items(self, items: list[int]) -> list[int]:
-        unknown = [i for i in items if i not in self.index.lookup]
+    def check_items(self, items: Sequence[int]) -> Sequence[int]:
+        unknown = [i for i in items if int(i) not in self.index.lookup]
         if unknown:
             raise UnknownItem(f"unknown item id {unknown[0]}")
         return items
 
+    def known(self, user_id: int | None) -> bool:
+        return user_id is not None and 1 <= user_id <= self.n_users
+
     def history(self, user_id: int) -> list[int] | None:
         """The user's recent items from the online store, or None for a user it does not know."""
-        if self.recent is None or not 1 <= user_id <= self.n_users:
+        if self.recent is None or not self.known(user_id):
             return None
         return self.recent(user_id)
 
     def resolve(self, user_id: int | None, history: list[int] | None) -> tuple[list[int], bool]:
-        """(history, cold start?): a known user's recent items from the store, or the given
-        history — cold unless it comes with a known user's id (whose guided vector then applies)."""
+        """(history, known user?): a known user's recent items from the store, or the given
+        history — whose user counts as known (their guided vector applies) only with a valid id."""
         if history is None:
             if user_id is None:
                 raise RequestError("give a user id or a history")
             stored = self.history(user_id)
             if stored is None:
                 raise RequestError(f"unknown user {user_id}: send their history instead")
-            return stored, False
+            return stored, True
         self.check_items(history)
-        return history, user_id is None or not 1 <= user_id <= self.n_users
+        return history, self.known(user_id)
 
-    def query(self, history: list[int], user_id: int | None) -> np.ndarray:
-        """(d,) the query vector: the model's state after ``history`` (+ β·g_u for a known user)."""
-        if not history:
-            raise RequestError("a history needs at least one item")
-        model_items = [i for i in history if i <= self.model.n_items]  # items added later have no model row
-        if not model_items:
-            raise RequestError("none of the history's items is known to the model")
-        histories = torch.tensor([model_items[-(self.model.config.max_len or 200):]])
+    def queries(self, histories: list[list[int]], users: list[int | None]) -> np.ndarray:
+        """(B, d) query vectors: the model's state after each history, plus ``β·g_u`` for a known user."""
+        max_len = int(self.model.config.max_len or 200)
+        rows = []
+        for history in histories:
+            model_items = [i for i in history if i <= self.model.n_items]  # items added later have no model row
+            if not model_items:
+                raise RequestError("a history needs at least one item known to the model")
+            rows.append(model_items[-max_len:])
+        width = max(len(r) for r in rows)
+        padded = torch.tensor([[0] * (width - len(r)) + r for r in rows], device=self.model.device)  # (B, L) left-padded
         with torch.inference_mode():
-            hidden = self.model.encode(self.model.query_inputs(histories))[:, -1]  # (1, d)
-            if user_id is not None and self.model.user_guided is not None:
-                hidden = self.model.query(hidden, torch.tensor([user_id]))
-        return hidden[0].numpy().astype(np.float32)
+            hidden = self.model.encode(self.model.query_inputs(padded))[:, -1]  # (B, d)
+            if self.model.user_guided is not None:
+                ids = torch.tensor([u if u is not None else 0 for u in users], device=hidden.device)  # row 0: g = 0
+                hidden = self.model.query(hidden, ids)
+        return hidden.cpu().numpy().astype(np.float32)
+
+    def search(self, histories: list[list[int]], users: list[int | None], k: int,
+               filter_items: Sequence[int] | None = None, filter_history: bool = True
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(B, k) ids and scores for each (history, user) — one forward pass, one index search."""
+        self.check_k(k)
+        extra = set(int(i) for i in filter_items or [])
+        exclude = [(set(h) if filter_history else set()) | extra for h in histories]
+        return self.index.search(self.queries(histories, users), k, exclude=exclude)
 
     def contributions(self, query: np.ndarray, item_ids: list[int]) -> list[dict[str, Any]]:
         """Per-attribute split of ``<q, e_i>`` for each item (exact: parts sum to the score)."""
@@ -131,57 +183,13 @@ class Recommender:
                         "latent": float(query[self.m:] @ vector[self.m:])})
         return out
 
-    def recommend(self, user_id: int | None = None, history: list[int] | None = None, k: int = 10,
-                  top_reasons: int = 3) -> dict[str, Any]:
-        """Top-k items for a known user (history from the store) or for a given history (cold start)."""
-        self.check_k(k)
-        stored = self.history(user_id) if history is None and user_id is not None else None
-        if history is None and user_id is not None and stored is None:
-            # a user nobody knows, with no history: the most popular items
-            items = [{"item_id": i, "title": self.titles.get(i, ""), "score": None, "attributes": {},
-                      "latent": None, "reasons": []} for i in self.popular[:k]]
-            return {"user_id": user_id, "cold_start": True, "fallback": "popularity", "history": [], "items": items}
-        history, cold = (stored, False) if stored is not None else self.resolve(user_id, history)
-        query = self.query(history, None if cold else user_id)
-        ids, _ = self.index.search(query[None, :], k, exclude=[set(history)])
-        items = self.contributions(query, [int(i) for i in ids[0] if i >= 0])
-        for item in items:
-            ranked = sorted(item["attributes"].items(), key=lambda kv: kv[1], reverse=True)
-            item["reasons"] = [{"attribute": a, "contribution": v} for a, v in ranked[:top_reasons] if v > 0]
-        return {"user_id": user_id, "cold_start": cold, "history": history[-20:], "items": items}
 
-    def similar(self, item_id: int, k: int = 10, top_shared: int = 3) -> dict[str, Any]:
-        """Nearest items by inner product, with the attributes on which both score high."""
-        self.check_k(k)
-        self.check_items([item_id])
-        query = self.index.vectors(np.asarray([item_id]))[0]
-        ids, _ = self.index.search(query[None, :], k, exclude=[{item_id}])
-        items = self.contributions(query, [int(i) for i in ids[0] if i >= 0])
-        for item in items:
-            ranked = sorted(item["attributes"].items(), key=lambda kv: kv[1], reverse=True)
-            item["shared"] = [a for a, v in ranked[:top_shared] if v > 0]
-        return {"item_id": item_id, "title": self.titles.get(item_id, ""), "items": items}
-
-    def explain(self, item_id: int, user_id: int | None = None, history: list[int] | None = None) -> dict[str, Any]:
-        """The score of one (user, item) split into per-attribute contributions and the latent remainder."""
-        self.check_items([item_id])
-        if not self.m:
-            raise RequestError("explanations need a refined model (its index has no attribute dimensions)")
-        history, cold = self.resolve(user_id, history)
-        query = self.query(history, None if cold else user_id)
-        (item,) = self.contributions(query, [item_id])
-        return {"user_id": user_id, "cold_start": cold, **item}
+def _is_flat(histories: Sequence[Any]) -> bool:
+    """True for one history (a flat list of ids), False for a list of histories."""
+    return len(histories) == 0 or np.isscalar(histories[0])
 
 
-def _store_history(ws: Workspace) -> Any:
-    """A reader of ``user_recent_items`` from the Feast online store (one store object, reused)."""
-    from gerec.features.store import open_store, read_online
-
-    store = open_store(ws)
-
-    def recent(user_id: int) -> list[int] | None:
-        values = read_online(ws, ["user_recent_items:recent_items"], {"user_id": [int(user_id)]}, store=store)
-        items = values["recent_items"][0]
-        return [int(i) for i in items] if items else None
-
-    return recent
+def _as_list(values: int | Sequence[int] | np.ndarray | None) -> list[int] | None:
+    if values is None:
+        return None
+    return [int(values)] if np.isscalar(values) else [int(v) for v in values]  # type: ignore[arg-type]

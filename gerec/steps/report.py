@@ -1,4 +1,5 @@
-"""Gather what a workspace holds into one document, draw its figures, write HTML and Markdown.
+"""Report verb: gather what a workspace holds into one document, draw its figures, write HTML
+and Markdown.
 
 The report reads only artifacts (the dataset manifest, ``reports/results.json``, the models'
 training histories, the guided scores, the index), so it can be regenerated at any time
@@ -17,8 +18,12 @@ import pyarrow.parquet as pq
 from gerec import __version__
 from gerec.artifacts import atomic_file, read_json, sha256_file, write_json
 from gerec.errors import GerecError
+from gerec.names import DEFAULT_INDEX
 from gerec.report import plots
 from gerec.report.render import html, markdown
+from gerec.serving.answers import recommendations
+from gerec.steps.data import sequences, stats
+from gerec.steps.recommend import load_recommender
 from gerec.workspace import Workspace
 
 
@@ -35,7 +40,7 @@ def is_synthetic(ws: Workspace) -> bool:
 
 def truth_recovery(ws: Workspace) -> dict[str, float]:
     """Pearson correlation between each attribute's item scores and the synthetic ground truth."""
-    scores = pq.read_table(ws.features_dir / "item_attributes.parquet").to_pandas()
+    scores = pq.read_table(ws.item_attributes_path).to_pandas()
     id_map = pq.read_table(ws.id_map_path).to_pandas()
     original = id_map[id_map.kind == "item"].set_index("id")["original_id"]
     truth = pq.read_table(ws.synthetic_dir / "item_truth.parquet").to_pandas().set_index("item")
@@ -47,7 +52,7 @@ def truth_recovery(ws: Workspace) -> dict[str, float]:
 def training_histories(ws: Workspace) -> dict[str, list[dict[str, float]]]:
     """Per-epoch loss and validation NDCG@10 of every trained model (``models/*/state.json``)."""
     out = {}
-    for state in sorted((ws.root / "models").glob("*/state.json")):
+    for state in sorted(ws.models_dir.glob("*/state.json")):
         history = read_json(state).get("history", [])
         if history:
             out[state.parent.name] = history
@@ -56,9 +61,7 @@ def training_histories(ws: Workspace) -> dict[str, list[dict[str, float]]]:
 
 def example_users(ws: Workspace, n: int = 3, seed: int = 0) -> list[int]:
     """``n`` users chosen reproducibly among those with at least five events."""
-    from gerec.data.sequences import Sequences
-
-    seqs = Sequences.from_workspace(ws)
+    seqs = sequences(ws)
     users = seqs.users[seqs.lengths(seqs.users) >= 5]
     return sorted(int(u) for u in np.random.default_rng(seed).choice(users, size=min(n, len(users)), replace=False))
 
@@ -66,10 +69,8 @@ def example_users(ws: Workspace, n: int = 3, seed: int = 0) -> list[int]:
 def case_studies(ws: Workspace, index: str, synthetic: bool, n_users: int = 3, k: int = 5) -> list[dict[str, Any]]:
     """For a few users: recent history, the language model's attribute profile, top-k with reasons
     (and, on synthetic data, the user's true favourite genre)."""
-    from gerec.serving.recommender import Recommender
-
-    recommender = Recommender.load(ws, index)
-    users = pq.read_table(ws.features_dir / "user_attributes.parquet").to_pandas().set_index("user_id")
+    recommender = load_recommender(ws, index)
+    users = pq.read_table(ws.user_attributes_path).to_pandas().set_index("user_id")
     truth = None
     if synthetic:
         id_map = pq.read_table(ws.id_map_path).to_pandas()
@@ -78,7 +79,7 @@ def case_studies(ws: Workspace, index: str, synthetic: bool, n_users: int = 3, k
         truth = {u: genres[original[u]] for u in original.index}
     out = []
     for user in example_users(ws, n_users):
-        answer = recommender.recommend(user_id=user, k=k)
+        answer = recommendations(recommender, user_id=user, k=k)
         profile = {a: float(users.loc[user, a]) for a in recommender.attributes} if user in users.index else {}
         out.append({"user_id": user, "history": [recommender.titles.get(i, str(i)) for i in answer["history"][-8:]],
                     "profile": profile, "favourite_genre": truth.get(user) if truth else None,
@@ -86,21 +87,19 @@ def case_studies(ws: Workspace, index: str, synthetic: bool, n_users: int = 3, k
     return out
 
 
-def report_data(ws: Workspace, index: str = "refined-sasrec") -> dict[str, Any]:
+def report_data(ws: Workspace, index: str = DEFAULT_INDEX) -> dict[str, Any]:
     """Everything the report shows, as one JSON-able document."""
-    from gerec.data import workspace_stats
-
-    results_path = ws.reports_dir / "results.json"
-    if not results_path.exists():
-        raise GerecError(f"no results in {ws.reports_dir}: run `gerec evaluate` (or `gerec run`) first")
+    if not ws.results_path.exists():
+        raise GerecError(f"no results in {ws.reports_dir}: evaluate first (`gerec evaluate` or `gerec run`)")
     guided = read_json(ws.guided_manifest_path) if ws.guided_manifest_path.exists() else None
-    has_index = (ws.root / "indexes" / index / "manifest.json").exists()
+    index_manifest = ws.index_dir(index) / "manifest.json"
+    has_index = index_manifest.exists()
     synthetic = is_synthetic(ws)
     return {
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "gerec_version": __version__, "workspace": str(ws.root),
-        "stats": workspace_stats(ws), "results": read_json(results_path), "guided": guided,
+        "stats": stats(ws), "results": read_json(ws.results_path), "guided": guided,
         "synthetic": synthetic, "recovery": truth_recovery(ws) if guided and synthetic else {},
-        "index": read_json(ws.root / "indexes" / index / "manifest.json") if has_index else None,
+        "index": read_json(index_manifest) if has_index else None,
         "cases": case_studies(ws, index, synthetic) if has_index and guided else [],
     }
 
@@ -114,7 +113,7 @@ def draw(ws: Workspace, data: dict[str, Any]) -> dict[str, Path]:
         figures["training"] = plots.training_curves(histories, folder / "training.png")
     if data["guided"]:
         names = data["guided"]["attributes"]
-        table = pq.read_table(ws.features_dir / "item_attributes.parquet", columns=names)
+        table = pq.read_table(ws.item_attributes_path, columns=names)
         figures["scores"] = plots.score_distributions({n: table[n].to_numpy() for n in names}, folder / "scores.png")
     if data["recovery"]:
         figures["recovery"] = plots.recovery_bars(data["recovery"], folder / "recovery.png")
@@ -124,7 +123,7 @@ def draw(ws: Workspace, data: dict[str, Any]) -> dict[str, Path]:
     return figures
 
 
-def write_report(ws: Workspace, index: str = "refined-sasrec") -> dict[str, Path]:
+def write_report(ws: Workspace, index: str = DEFAULT_INDEX) -> dict[str, Path]:
     """Write ``reports/report.html`` (self-contained), ``report.md`` (+ ``figures/``) and ``report.json``."""
     data = report_data(ws, index)
     figures = draw(ws, data)

@@ -1,0 +1,60 @@
+"""Evaluation verb: every trained variant of each base model (and popularity) on the same
+users, with paired-bootstrap intervals; ``reports/results.{json,md}``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gerec.artifacts import atomic_file, write_json
+from gerec.evaluation.compare import bootstrap, comparison_row, markdown
+from gerec.evaluation.metrics import KS, METRICS
+from gerec.evaluation.protocol import evaluate as evaluate_model
+from gerec.models.popularity import Popularity
+from gerec.names import VARIANTS
+from gerec.steps.data import sequences
+from gerec.training import load_checkpoint
+from gerec.workspace import Workspace
+
+
+def dataset_name(ws: Workspace) -> str:
+    """A short name for the workspace's dataset: ``synthetic`` or the source folder's name."""
+    sources = list(ws.data_manifest()["source"])
+    first = Path(sources[0]) if sources else ws.root
+    return "synthetic" if first.parent == ws.synthetic_dir else first.parent.name
+
+
+def evaluate(ws: Workspace, models: list[str] | None = None, split: str = "test", n_boot: int = 1000, seed: int = 0,
+             batch_size: int = 512, device: str | None = None, write: bool = True) -> dict[str, Any]:
+    """Evaluate every trained variant of ``models`` (default: all trained); returns the results
+    document and (``write``) saves it as ``reports/results.json`` and ``results.md``."""
+    seqs = sequences(ws)
+    models = models or sorted({model for _, model in ws.trained()})
+    names = [f"{metric}@{k}" for metric in METRICS for k in KS]  # table order: by metric, then K
+    rows = []
+    for model in models:
+        per_variant = {}
+        for variant in VARIANTS:
+            folder = ws.model_dir(variant, model)
+            if not (folder / "model.safetensors").exists():
+                continue
+            net = load_checkpoint(folder, device)
+            per_variant[variant] = evaluate_model(net, seqs, split, max_len=int(net.config.max_len),
+                                                  batch_size=batch_size).per_user
+        if per_variant:
+            rows.append(comparison_row(model, per_variant, names, n_boot, seed))
+    popular = evaluate_model(Popularity.fit(seqs), seqs, split, batch_size=batch_size).per_user
+    intervals, _ = bootstrap({n: popular[n] for n in names}, n_boot, seed)  # the same resampled users
+    results = {"dataset": dataset_name(ws), "split": split, "bootstrap": n_boot, "metrics": names,
+               "popularity": {n: iv.to_dict() for n, iv in intervals.items()}, "rows": rows}
+    if write and rows:
+        write_results(ws, results)
+    return results
+
+
+def write_results(ws: Workspace, results: dict[str, Any]) -> None:
+    """``reports/results.json`` (everything) and ``results.md`` (the table), atomically."""
+    write_json(ws.results_path, results)
+    with atomic_file(ws.results_path.with_suffix(".md")) as tmp:
+        tmp.write_text(markdown(results), encoding="utf-8")
+

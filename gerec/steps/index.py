@@ -1,0 +1,88 @@
+"""Index verbs: a FAISS index over a trained model's item table; cold-start items added to it."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from gerec.data.sequences import Sequences
+from gerec.errors import GerecError
+from gerec.guided.calibration import Calibration
+from gerec.guided.schema import parse_schema
+from gerec.guided.score import TextScorer
+from gerec.names import DEFAULT_INDEX, DEFAULT_MODEL, index_name
+from gerec.retrieval.coldstart import cold_item_vectors
+from gerec.retrieval.index import add_to_index, build_index as build_faiss_index, load_index
+from gerec.steps.data import sequences
+from gerec.training import load_checkpoint, user_queries
+from gerec.workspace import Workspace
+
+
+def held_out_users(seqs: Sequences, limit: int = 1000, seed: int = 0) -> np.ndarray:
+    """Up to ``limit`` users whose test-target queries measure an approximate index's recall."""
+    users = seqs.users[seqs.lengths(seqs.users) >= 2]
+    return np.sort(np.random.default_rng(seed).choice(users, size=min(limit, len(users)), replace=False))
+
+
+def build_index(ws: Workspace, model: str = DEFAULT_MODEL, variant: str = "refined", kind: str = "auto",
+                recall_floor: float = 0.95, name: str | None = None, device: str | None = None) -> dict[str, Any]:
+    """Index ``models/<variant>-<model>``'s item table as ``indexes/<variant>-<model>`` (or ``name``):
+    exactly the vectors its scores use, so the index returns the model's top-k."""
+    model_dir = ws.model_dir(variant, model)
+    if not (model_dir / "model.safetensors").exists():
+        verb = "gerec base train" if variant == "base" else "gerec refine train"
+        raise GerecError(f"no trained model in {model_dir}: train it first (`{verb} --model {model}`)")
+    folder = ws.index_dir(name or index_name(model, variant))
+    net = load_checkpoint(model_dir, device)
+    table = net.catalogue().detach()[1:].cpu().numpy()  # (n_items, d): row i-1 is item i
+    items = pq.read_table(ws.items_path, columns=["item_id", "title"]).sort_by("item_id")
+    if items.num_rows != len(table):
+        raise GerecError(f"{model_dir} has {len(table)} items but the dataset {items.num_rows}: retrain the model")
+    source = {"model_dir": str(model_dir.relative_to(ws.root)), "model": model, "variant": variant,
+              "embedding": "refined" if net.is_refined else "base", "attributes": net.attributes}
+    seqs = sequences(ws)
+    queries = user_queries(net, seqs, held_out_users(seqs), "test")
+    return build_faiss_index(folder, table, np.asarray(items["item_id"]), items["title"].to_pylist(), source, kind,
+                             queries, recall_floor)
+
+
+def read_new_items(path: Path) -> tuple[list[str], list[str]]:
+    """(titles, texts) from a CSV or TSV file with ``title`` and ``text`` columns."""
+    if not path.exists():
+        raise GerecError(f"{path}: file not found")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t" if path.suffix == ".tsv" else ","))
+    if not rows or not {"title", "text"} <= set(rows[0]):
+        raise GerecError(f"{path}: needs 'title' and 'text' columns, found {', '.join(rows[0]) if rows else 'no rows'}")
+    return [r["title"] for r in rows], [r["text"] for r in rows]
+
+
+def add_items(ws: Workspace, titles: list[str], texts: list[str], index: str = DEFAULT_INDEX,
+              scorer: TextScorer | None = None) -> tuple[list[int], dict[str, Any]]:
+    """Score new items' texts, give them refined vectors and append them to an index (no
+    rebuild); returns their new ids and the index manifest."""
+    if not texts or len(titles) != len(texts):
+        raise GerecError("give one title and one text per new item")
+    folder = ws.index_dir(index)
+    current = load_index(folder)
+    source = current.manifest["source"]
+    model = load_checkpoint(ws.model_dir(source["variant"], source["model"]))
+    manifest = ws.guided_manifest()
+    if scorer is None:
+        if manifest["scorer"].get("backend") != "encoder":
+            raise GerecError("cold-start scoring runs the offline encoder; pass a scorer for other back-ends")
+        from gerec.guided.encoder import EncoderScorer
+
+        scorer = EncoderScorer(manifest["scorer"]["model"], adapter=manifest["scorer"].get("adapter"))
+    schema = parse_schema(manifest["schema"], str(ws.guided_manifest_path))
+    raw = scorer.raw_scores(texts, schema, "item").double().numpy()
+    calibration = manifest["calibration"]["items"]
+    scores = Calibration.from_dict(calibration).apply(raw) if calibration else raw
+    vectors = cold_item_vectors(model, scores)
+    start = int(current.ids.max()) + 1
+    ids = list(range(start, start + len(texts)))
+    return ids, add_to_index(folder, vectors, np.asarray(ids), titles)
