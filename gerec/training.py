@@ -166,14 +166,14 @@ def user_queries(model: SequentialModel, seqs: Sequences, users: np.ndarray, spl
 def _check_resumable(out_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
     state_path = out_dir / "state.json"
     if not state_path.exists():
-        raise GerecError(f"nothing to resume in {out_dir}: no state.json (train without --resume)")
+        raise GerecError(f"nothing to resume in {out_dir}: no state.json (train with resume off)")
     state = read_json(state_path)
     old = read_json(out_dir / "config.json")
     comparable = lambda m: {**m, "train": {k: v for k, v in m["train"].items() if k != "epochs"}}  # noqa: E731
     old, new = comparable(old), comparable(meta)
     for key in ("model", "train", "data_files", "n_items", "refine"):  # more epochs may be asked for; nothing else
         if old.get(key) != new.get(key):
-            raise GerecError(f"cannot resume {out_dir}: its '{key}' differs from this run's (train without --resume)")
+            raise GerecError(f"cannot resume {out_dir}: its '{key}' differs from this run's (train with resume off)")
     return state
 
 

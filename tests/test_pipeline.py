@@ -71,7 +71,7 @@ def test_an_interrupted_run_resumes_at_the_failed_stage(tmp_path: Path) -> None:
 
 def test_bad_force_and_bad_order_are_clear_errors(tmp_path: Path) -> None:
     ws = Workspace.resolve(tmp_path)
-    with pytest.raises(GerecError, match="--force bsae: no such stage; choose from all, a, b, c"):
+    with pytest.raises(GerecError, match="force bsae: no such stage; choose from all, a, b, c"):
         _toy(ws, [], {"a": "x"}).run(force=["bsae"], show_progress=False)
     with pytest.raises(GerecError, match="reads from 'b', which does not run before it"):
         Pipeline(ws, [Stage("a", lambda: "", after=("b",)), Stage("b", lambda: "")])

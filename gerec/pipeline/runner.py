@@ -92,7 +92,7 @@ class Pipeline:
             matches = {s.name for s in self.stages if name in (s.name, s.family)}
             if not matches:
                 families = sorted({s.family for s in self.stages})
-                raise GerecError(f"--force {name}: no such stage; choose from all, {', '.join(families)} "
+                raise GerecError(f"force {name}: no such stage; choose from all, {', '.join(families)} "
                                  f"or one of {', '.join(self.names())}")
             chosen |= matches
         return chosen

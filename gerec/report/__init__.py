@@ -1,1 +1,2 @@
-"""The workspace report: what was trained, how it did, and why it recommends what it does."""
+"""Rendering the report: plots, HTML and Markdown, and the headless-browser check (gathering
+its data from a workspace is the verb :mod:`gerec.steps.report`)."""

@@ -164,8 +164,8 @@ def build_index(out_dir: Path, vectors: np.ndarray, item_ids: np.ndarray, titles
         recall = recall_at(found, truth)
         if recall < recall_floor:
             raise RetrievalError(f"{chosen} index recall@10 {recall:.3f} is below the floor {recall_floor:.2f} "
-                              "(on held-out queries vs exact search): use --kind flat, a larger --hnsw-m, "
-                              "or lower --recall-floor knowingly")
+                              "(on held-out queries vs exact search): use kind 'flat', a larger hnsw_m, "
+                              "or lower the recall floor knowingly")
     with atomic_dir(out_dir) as tmp:
         faiss.write_index(index, str(tmp / INDEX_FILE))
         np.save(tmp / IDS_FILE, item_ids, allow_pickle=False)
