@@ -10,6 +10,7 @@ from typing import Any
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -21,14 +22,24 @@ err_console = Console(stderr=True)
 
 
 class GerecGroup(TyperGroup):
-    """Turns a :class:`GerecError` anywhere below into ``error: <message>`` and exit code 1."""
+    """Turns a :class:`GerecError` anywhere below into ``error: <message>`` and exit code 1 —
+    and so an operating-system error (a read-only workspace, a folder where a file should be),
+    which names the path."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except GerecError as err:
-            err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
+            fail(str(err))
+        except OSError as err:
+            where = f": {err.filename}" if err.filename else ""
+            fail(f"{err.strerror or err}{where}")
+
+
+def fail(message: str) -> None:
+    """Print ``error: message`` on stderr and exit 1."""
+    err_console.print("[bold red]error:[/] " + escape(message), highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
 
 
 def workspace(ctx: typer.Context) -> Workspace:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from gerec.names import DEFAULT_INDEX
-from gerec_cli.common import configure_threads, console, device, print_json, workspace
+from gerec_cli.common import configure_threads, console, device, err_console, print_json, workspace
 
 IndexOption = Annotated[str, typer.Option("--index", help="Index name (see `gerec index build`).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
@@ -20,10 +20,10 @@ def _history(text: Optional[str]) -> Optional[list[int]]:
 
     if text is None:
         return None
-    try:
-        return [int(x) for x in text.replace(" ", "").split(",") if x]
-    except ValueError:
-        raise RequestError(f"--history must be comma-separated item ids, got '{text}'") from None
+    ids = [x for x in text.replace(" ", "").split(",") if x]
+    if not ids or not all(x.isascii() and x.isdigit() for x in ids):
+        raise RequestError(f"--history must be comma-separated item ids (digits 0-9), got '{text}'")
+    return [int(x) for x in ids]
 
 
 def _recommender(ctx: typer.Context, index: str) -> Any:
@@ -31,6 +31,15 @@ def _recommender(ctx: typer.Context, index: str) -> Any:
 
     configure_threads(ctx)
     return load_recommender(workspace(ctx), index, device(ctx))
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        return False
 
 
 def items_table(title: str, items: list[dict[str, Any]], reasons_key: str) -> Table:
@@ -93,6 +102,10 @@ def explain(
     json_out: JsonOption = False,
 ) -> None:
     """One (user, item) score split into per-attribute contributions and the latent remainder."""
+    if plot is not None and (plot.is_dir() or plot.suffix.lower() != ".png"):
+        from gerec.errors import GerecError
+
+        raise GerecError(f"--plot {plot}: give a .png file name (not a folder)")
     answer = _recommender(ctx, index).explain(user, item, history=_history(history))
     if plot is not None:
         from gerec.serving.plot import contribution_chart
@@ -129,6 +142,9 @@ def serve(
     from gerec.steps.recommend import load_recommender
 
     ws = workspace(ctx)
+    if not api_key and not _loopback(host):
+        err_console.print(f"[yellow]warning:[/] serving on {host} without an API key: anyone who can reach it can "
+                          "query it (set --api-key or GEREC_API_KEY)", highlight=False)
     load_recommender(ws, index, device(ctx), with_store=False)  # a missing or damaged index fails here, clearly
     threads = ctx.find_root().params.get("threads")
     os.environ.update({"GEREC_WORKSPACE": str(ws.root), "GEREC_INDEX": index, "GEREC_API_KEY": api_key or "",

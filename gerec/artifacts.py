@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
+import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -35,29 +38,82 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+VERSION = re.compile(r"\.(?P<name>.+)\.v(?P<pid>\d+)-[0-9a-z_]+$")  # .<name>.v<pid>-<token>
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def clean_versions(path: str | Path) -> None:
+    """Remove what interrupted swaps of ``path`` left: versions nothing points to whose writer
+    is gone, and the ``.tmp`` / ``.old`` folders of the older swap scheme."""
+    path = Path(path)
+    current = os.readlink(path) if path.is_symlink() else None
+    for entry in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        match = VERSION.fullmatch(entry.name)
+        if match and match["name"] == path.name:
+            pid = int(match["pid"])
+            if entry.name == current or (pid != os.getpid() and _alive(pid)):
+                continue  # the published version, or one a live process is writing
+        elif not entry.name.endswith((".tmp", ".old")):
+            continue  # e.g. a resumable ``.partial`` training folder
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def publish_dir(staged: str | Path, path: str | Path) -> None:
+    """Make the finished folder ``staged`` the content of ``path``, with no moment in which
+    ``path`` is missing or half written.
+
+    ``path`` is a relative symbolic link to a versioned sibling folder
+    (``.<name>.v<pid>-<token>``); publishing renames ``staged`` to a new version and replaces
+    the link in one rename, then deletes the previous version. A copied workspace keeps
+    working (the link is relative; a copy that follows links gets a plain folder, which the
+    next publish moves aside once).
+    """
+    staged, path = Path(staged), Path(path)
+    parent = path.parent
+    version = staged
+    if not VERSION.fullmatch(staged.name):
+        version = parent / f".{path.name}.v{os.getpid()}-{secrets.token_hex(4)}"
+        os.replace(staged, version)
+    os.chmod(version, 0o777 & ~_umask())
+    previous = os.readlink(path) if path.is_symlink() else None
+    link = parent / f".{path.name}.link-{secrets.token_hex(4)}.tmp"
+    os.symlink(version.name, link)
+    if path.exists() and not path.is_symlink():  # a plain folder (older gerec, or a copy): moved aside once
+        os.replace(path, parent / f".{path.name}.v0-{secrets.token_hex(4)}")
+    os.replace(link, path)
+    if previous and previous != version.name:
+        shutil.rmtree(parent / previous, ignore_errors=True)
+    clean_versions(path)
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield an empty temporary directory beside ``path``; swap it in if the block succeeds.
-
-    The old directory is moved aside and deleted only after the new one is in place, so
-    an interrupted run leaves the previous artifacts intact.
-    """
+    """Yield an empty folder to fill; if the block succeeds it becomes ``path`` at once
+    (:func:`publish_dir`); if it fails, ``path`` keeps its previous content."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    clean_versions(path)
+    staged = Path(tempfile.mkdtemp(prefix=f".{path.name}.v{os.getpid()}-", dir=path.parent))
     try:
-        yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
-        old = None
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / path.name)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        yield staged
+        publish_dir(staged, path)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
 
 
 def write_json(path: str | Path, obj: Any) -> None:

@@ -1,12 +1,16 @@
 """Typed configuration from dataclasses: YAML files and ``key=value`` overrides, strictly.
 
-An unknown key is an error naming the nearest valid key (a typo must never be ignored).
+An unknown key is an error naming the nearest valid key (a typo must never be ignored); a
+value of the wrong type or out of range is an error naming the setting. Each settings
+dataclass checks its ranges in ``__post_init__`` with :func:`check` and :func:`choice`, so
+an invalid configuration never reaches training (or writes anything).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from pathlib import Path
@@ -30,6 +34,8 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
             return None
         return _coerce(value, args[0], key)
+    if isinstance(value, bool) and kind in (int, float):  # YAML `dim: true` is not a width
+        raise ConfigError(f"'{key}' expects {kind.__name__}, got {value!r}")
     try:
         if kind is bool:
             if isinstance(value, str):
@@ -44,6 +50,27 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
     except (TypeError, ValueError):
         raise ConfigError(f"'{key}' expects {kind.__name__}, got {value!r}") from None
     return value
+
+
+SEED_LIMIT = 2**63  # what every generator gerec seeds accepts
+
+
+def check(name: str, value: float, low: float | None = None, high: float | None = None, *,
+          low_open: bool = False, high_open: bool = False) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is finite and within ``low``..``high``
+    (an ``_open`` end excludes its bound)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ConfigError(f"'{name}' must be a finite number, got {value!r}")
+    if low is not None and (value <= low if low_open else value < low):
+        raise ConfigError(f"'{name}' must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (value >= high if high_open else value > high):
+        raise ConfigError(f"'{name}' must be {'<' if high_open else '<='} {high}, got {value}")
+
+
+def choice(name: str, value: str, options: tuple[str, ...] | list[str]) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``options``."""
+    if value not in options:
+        raise ConfigError(f"unknown {name} '{value}'; choose one of: {', '.join(options)}")
 
 
 def update(config: T, values: dict[str, Any]) -> T:
@@ -76,7 +103,16 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not path.is_file():
+        raise ConfigError(f"{path}: expected a YAML file, got a folder")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text ({err.reason})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(err, 'problem', None) or err})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of key: value")
     return data

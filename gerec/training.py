@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +26,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from safetensors.torch import load_file, save_file
 
-from gerec.artifacts import atomic_file, read_json, write_json
-from gerec.config import ConfigError, update
+from gerec.artifacts import atomic_file, publish_dir, read_json, write_json
+from gerec.config import SEED_LIMIT, ConfigError, check, choice, update
 from gerec.data.sequences import Sequences, ranges
 from gerec.devices import resolve_device
 from gerec.errors import GerecError
@@ -52,6 +53,15 @@ class TrainConfig:
     seed: int = 42
     eval_batch_size: int = 512
     max_minutes: float = 0.0  # wall-clock training budget (0: none); the best epoch so far is kept
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "eval_batch_size"):
+            check(name, getattr(self, name), 1)
+        check("lr", self.lr, 0, low_open=True)
+        check("weight_decay", self.weight_decay, 0)
+        check("grad_clip", self.grad_clip, 0)
+        check("seed", self.seed, 0, SEED_LIMIT, high_open=True)
+        check("max_minutes", self.max_minutes, 0)
 
 
 @dataclass
@@ -136,6 +146,16 @@ def save_item_embeddings(model: SequentialModel, path: Path) -> None:
         pq.write_table(pa.table({"item_id": np.arange(1, model.n_items + 1, dtype=np.int32), "vector": vectors}), tmp)
 
 
+def save_user_vectors(model: SequentialModel, path: Path) -> None:
+    """Parquet (user_id, vector) of a refined model's trained user guided vectors ``g_u`` (if any)."""
+    if model.user_guided is None:
+        return
+    table = model.user_guided.vectors.weight.detach()[1:].cpu().numpy().astype(np.float32)
+    vectors = pa.FixedSizeListArray.from_arrays(pa.array(table.ravel()), table.shape[1])
+    with atomic_file(path) as tmp:
+        pq.write_table(pa.table({"user_id": np.arange(1, len(table) + 1, dtype=np.int64), "vector": vectors}), tmp)
+
+
 def load_checkpoint(out_dir: Path, device: str | torch.device | None = "cpu") -> SequentialModel:
     """The best model of a finished (or interrupted) run in ``out_dir``, on ``device``
     (weights are saved from the CPU, so a checkpoint loads on any device)."""
@@ -181,14 +201,17 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
           resume: bool = False, data_files: dict[str, str] | None = None, console: Console | None = None,
           show_progress: bool = True, refinement: Refinement | None = None,
           device: str | torch.device | None = None) -> TrainResult:
-    """Train, validate each epoch, stop early, keep the best; write everything to ``out_dir``.
+    """Train, validate each epoch, stop early, keep the best; publish everything as ``out_dir``.
 
     With ``refinement``, the model's item table is the refined ``[frozen ; trainable]`` one
     (and user guided vectors join the query): the same loop, protocol and early stopping.
 
     ``out_dir`` gets ``config.json``, ``model.safetensors`` (best), ``last.safetensors`` +
-    ``optimizer.safetensors`` + ``state.json`` (for ``resume``), ``item_embeddings.parquet``
-    and ``metrics.json``. ``device``: see :func:`gerec.devices.resolve_device`; random draws
+    ``optimizer.safetensors`` + ``state.json`` (for ``resume``), ``item_embeddings.parquet``,
+    ``metrics.json`` (and ``user_vectors.parquet`` for a model with user guided vectors). A
+    run works in ``.<name>.partial`` beside it (what ``resume`` continues) and replaces
+    ``out_dir`` only when it has finished, so an interrupted or failed run never leaves a
+    half-written model where a finished one is expected. ``device``: see :func:`gerec.devices.resolve_device`; random draws
     (batch order, negatives, BERT4Rec masks) come from one CPU generator, so a seed gives the
     same draws on any device.
     """
@@ -208,19 +231,23 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
             "n_items": seqs.n_items, "n_users": seqs.n_users, "data_files": data_files or {}}
     if refinement is not None:
         meta["refine"] = refinement.meta()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.with_name(f".{out_dir.name}.partial")  # resumable; published whole at the end
     state: dict[str, Any] = {"epoch": 0, "best": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": [],
                              "seconds": 0.0}
     if resume:
-        state = _check_resumable(out_dir, meta)
-        model.load_state_dict(load_file(str(out_dir / "last.safetensors")))
-        tensors = load_file(str(out_dir / "optimizer.safetensors"))  # CPU tensors; load_state_dict moves them
+        if not (staging / "state.json").exists() and (out_dir / "state.json").exists():
+            shutil.copytree(out_dir, staging, dirs_exist_ok=True)  # continue a finished run, e.g. for more epochs
+        state = _check_resumable(staging, meta)
+        model.load_state_dict(load_file(str(staging / "last.safetensors")))
+        tensors = load_file(str(staging / "optimizer.safetensors"))  # CPU tensors; load_state_dict moves them
         gen.set_state(tensors.pop("__generator__"))
         torch.set_rng_state(tensors.pop("__torch_rng__"))
         _restore_optimizer(opt, tensors, state.pop("optimizer"))
         console.print(f"resuming {model_config.model} after epoch {state['epoch']}")
     else:
-        write_json(out_dir / "config.json", meta)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        write_json(staging / "config.json", meta)
 
     windows, owners = training_windows(seqs, max_len)
     lengths = (windows > 0).sum(dim=1)  # (W,) real items per window
@@ -256,29 +283,31 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
             better = valid[VALID_METRIC] > state["best"]
             if better:
                 state.update(best=valid[VALID_METRIC], best_epoch=epoch, bad_epochs=0, valid=valid)
-                _save_tensors(out_dir / "model.safetensors", model.state_dict())
+                _save_tensors(staging / "model.safetensors", model.state_dict())
             else:
                 state["bad_epochs"] += 1
             state["epoch"] = epoch
             console.print(f"{model_config.model} epoch {epoch:3d}  loss {total / max(n_batches, 1):.4f}  "
                           f"valid {VALID_METRIC} {valid[VALID_METRIC]:.4f}{' *' if better else ''}  {seconds:.1f}s",
                           highlight=False)
-            _save_tensors(out_dir / "last.safetensors", model.state_dict())
+            _save_tensors(staging / "last.safetensors", model.state_dict())
             tensors, groups = _optimizer_tensors(opt)
-            _save_tensors(out_dir / "optimizer.safetensors",
+            _save_tensors(staging / "optimizer.safetensors",
                           {**tensors, "__generator__": gen.get_state(), "__torch_rng__": torch.get_rng_state()})
-            write_json(out_dir / "state.json", {**state, "optimizer": groups})
+            write_json(staging / "state.json", {**state, "optimizer": groups})
 
-    best = load_checkpoint(out_dir, device)
+    best = load_checkpoint(staging, device)
     test = evaluate(best, seqs, "test", max_len=max_len, batch_size=train_config.eval_batch_size).metrics
-    save_item_embeddings(best, out_dir / "item_embeddings.parquet")
+    save_item_embeddings(best, staging / "item_embeddings.parquet")
     stopped = ("early stopping" if state["bad_epochs"] >= train_config.patience
                else "time budget" if state["seconds"] >= budget else "epoch limit")
     metrics = {"model": model_config.model, "best_epoch": state["best_epoch"], "epochs": state["epoch"], "stopped": stopped,
                "seconds": round(state["seconds"], 2),
                "seconds_per_epoch": round(state["seconds"] / max(state["epoch"], 1), 2),
                "valid": state.get("valid", {}), "test": test}
-    write_json(out_dir / "metrics.json", metrics)
+    write_json(staging / "metrics.json", metrics)
+    save_user_vectors(best, staging / "user_vectors.parquet")
+    publish_dir(staging, out_dir)  # every output appears at once: a failed run leaves the previous model
     return TrainResult(best, metrics["valid"], test, state["history"], state["best_epoch"], state["seconds"], stopped)
 
 
@@ -293,9 +322,5 @@ def configs_from(values: dict[str, Any], model: str) -> tuple[ModelConfig, Train
         near = difflib.get_close_matches(unknown[0].replace("-", "_"), sorted(model_keys | train_keys), n=1)
         hint = f"; did you mean '{near[0]}'?" if near else ""
         raise ConfigError(f"unknown setting '{unknown[0]}'{hint}")
-    model_config = update(ModelConfig(model=model), model_values)
-    if model_config.model not in MODELS:
-        raise ConfigError(f"unknown model '{model_config.model}'; choose one of: {', '.join(MODELS)}")
-    if model_config.loss not in ("ce", "sampled"):
-        raise ConfigError(f"unknown loss '{model_config.loss}'; choose ce or sampled")
-    return model_config, update(TrainConfig(), train_values)
+    choice("model", model, MODELS)
+    return update(ModelConfig(model=model), model_values), update(TrainConfig(), train_values)

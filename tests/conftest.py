@@ -32,6 +32,24 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_workspace(tmp_path_factory.mktemp("prepared") / "ws").root
 
 
+@pytest.fixture(scope="session")
+def indexed(tmp_path_factory: pytest.TempPathFactory, prepared: Path) -> Path:
+    """The prepared workspace with a materialized store, a refined SASRec and its index;
+    copy it (``shutil.copytree(indexed, dst, symlinks=True)``) before changing it."""
+    from gerec.steps.features import apply, materialize
+    from gerec.steps.index import build_index
+    from gerec.steps.refine import train_refined
+
+    root = tmp_path_factory.mktemp("indexed") / "ws"
+    shutil.copytree(prepared, root, symlinks=True)
+    ws = Workspace.resolve(root)
+    apply(ws)
+    materialize(ws, show_progress=False)
+    train_refined(ws, "sasrec", "refined", {"epochs": 1}, show_progress=False)
+    build_index(ws, "sasrec")
+    return root
+
+
 @pytest.fixture
 def fresh(prepared: Path, tmp_path: Path) -> Workspace:
     """A private copy of the prepared workspace."""

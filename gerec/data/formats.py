@@ -16,6 +16,7 @@ import ast
 import gzip
 import json
 import re
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,8 +80,13 @@ def _require(path: Path, what: str) -> Path:
 def _read_lines(path: Path, encoding: str = "utf-8") -> list[str]:
     """All lines of a (possibly gzipped) text file; a decoding error names the line."""
     opener: Callable = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        data = fh.read()
+    try:
+        with opener(path, "rb") as fh:
+            data = fh.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: not a complete gzip file ({err or 'truncated'})") from None
+    if encoding == "utf-8" and data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # a byte-order mark is not part of the first line
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
@@ -199,30 +205,34 @@ def read_movielens(path: Path) -> RawDataset:
 def _parse_meta_line(line: str, path: Path, n: int) -> dict:
     """2018 metadata is JSON; 2014 metadata is Python-literal dicts (single quotes)."""
     try:
-        return json.loads(line)
-    except json.JSONDecodeError:
         try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
             value = ast.literal_eval(line)
-        except (ValueError, SyntaxError):
-            raise DataError(f"{path}:{n}: not a JSON (or 2014-style) metadata record") from None
-        if not isinstance(value, dict):
-            raise DataError(f"{path}:{n}: a metadata record must be an object") from None
-        return value
+    except (ValueError, SyntaxError, TypeError, MemoryError):
+        raise DataError(f"{path}:{n}: not a JSON (or 2014-style) metadata record") from None
+    except RecursionError:
+        raise DataError(f"{path}:{n}: metadata record nested too deeply") from None
+    if not isinstance(value, dict):
+        raise DataError(f"{path}:{n}: a metadata record must be an object, got {type(value).__name__}")
+    return value
 
 
-def _flatten(value: object) -> list[str]:
-    if value is None:
-        return []
+def _flatten(value: object, depth: int = 0) -> list[str]:
+    """The strings inside nested lists (categories, descriptions); anything else is ignored."""
     if isinstance(value, str):
         return [value]
+    if not isinstance(value, (list, tuple)) or depth > 8:
+        return []
     out: list[str] = []
-    for v in value:  # type: ignore[union-attr]
-        out.extend(_flatten(v))
+    for v in value:
+        out.extend(_flatten(v, depth + 1))
     return out
 
 
 def _amazon_text(meta: dict) -> tuple[str, str]:
-    title = str(meta.get("title") or "").strip()
+    title = meta.get("title") if isinstance(meta.get("title"), str) else ""
+    title = title.strip()
     cats = list(dict.fromkeys(c.strip() for c in _flatten(meta.get("categories") or meta.get("category")) if c.strip()))
     parts = [title + "." if title else ""]
     if meta.get("brand"):
@@ -271,6 +281,7 @@ def read_amazon_reviews(path: Path, meta: Path | None) -> RawDataset:
 def read_sequences(path: Path, items_path: Path | None) -> RawDataset:
     """One user per line in time order: ``user item item ...`` (whitespace) or a TSV whose
     first column is the user and last column the space-separated items (header optional).
+    A user on several lines has their lines concatenated in file order.
 
     Items file: ``item_id<TAB>text``, ``asin text ...`` (whitespace), or a TSV with a header
     naming ``item_id`` and ``title`` columns.
@@ -284,6 +295,7 @@ def read_sequences(path: Path, items_path: Path | None) -> RawDataset:
     item_keys: list[str] = []
     positions: list[int] = []
     line_numbers: list[int] = []
+    seen: dict[str, int] = {}  # user → items read so far: a later line continues the sequence
     start = 1 if lines and "\t" in lines[0] and _has_header(lines[0].split("\t")) else 0
     for n, line in enumerate(lines[start:], start + 1):
         if not line.strip():
@@ -297,9 +309,11 @@ def read_sequences(path: Path, items_path: Path | None) -> RawDataset:
             user, *seq = line.split()
         if not seq:
             raise DataError(f"{path}:{n}: user '{user}' has no items")
+        offset = seen.get(user, 0)
+        seen[user] = offset + len(seq)
         users.extend([user] * len(seq))
         item_keys.extend(seq)
-        positions.extend(range(len(seq)))
+        positions.extend(range(offset, offset + len(seq)))
         line_numbers.extend([n] * len(seq))
     events = _events_table(users, item_keys, positions, line_numbers)
     return RawDataset(events, _read_items_text(items_path), path, items_path, "position", [path, items_path])

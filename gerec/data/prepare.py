@@ -20,6 +20,7 @@ import duckdb
 
 from gerec import __version__
 from gerec.artifacts import sha256_file
+from gerec.config import SEED_LIMIT, check, choice
 from gerec.data.formats import RawDataset
 from gerec.data.stats import describe
 from gerec.errors import DataError
@@ -40,14 +41,16 @@ class ImportOptions:
     seed: int = 42  # tie-breaking key
 
     def __post_init__(self) -> None:
-        if self.missing_text not in ("error", "drop"):
-            raise DataError(f"missing_text must be 'error' or 'drop', got '{self.missing_text}'")
-        if self.min_user < 0 or self.min_item < 0:
-            raise DataError("minimum interactions per user/item must be >= 0")
+        choice("missing_text", self.missing_text, ("error", "drop"))
+        check("min_user", self.min_user, 0)
+        check("min_item", self.min_item, 0)
+        if self.min_rating is not None:
+            check("min_rating", self.min_rating)
+        check("seed", self.seed, 0, SEED_LIMIT, high_open=True)
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    return int(con.execute(sql).fetchone()[0])
+    return int(con.execute(sql).fetchall()[0][0])
 
 
 def _check_raw(con: duckdb.DuckDBPyConnection, raw: RawDataset, opts: ImportOptions) -> dict[str, int]:
@@ -55,23 +58,26 @@ def _check_raw(con: duckdb.DuckDBPyConnection, raw: RawDataset, opts: ImportOpti
     bad = con.execute("""
         SELECT line, user_key IS NULL, item_key IS NULL, ts IS NULL FROM ev
         WHERE user_key IS NULL OR item_key IS NULL OR ts IS NULL ORDER BY line LIMIT 1
-    """).fetchone()
+    """).fetchall()
+    bad = bad[0] if bad else None
     if bad:
         what = "user id" if bad[1] else "item id" if bad[2] else "time"
         raise DataError(f"{raw.events_file}:{bad[0]}: event has no {what}")
-    dup = con.execute("SELECT item_key FROM it GROUP BY item_key HAVING count(*) > 1 LIMIT 1").fetchone()
+    dup = con.execute("SELECT item_key FROM it GROUP BY item_key HAVING count(*) > 1 LIMIT 1").fetchall()
+    dup = dup[0] if dup else None
     if dup:
         raise DataError(f"{raw.items_file}: item '{dup[0]}' has more than one entry")
     dropped: dict[str, int] = {}
     if opts.min_rating is not None:
         if _count(con, "SELECT count(*) FROM ev WHERE rating IS NULL"):
             raise DataError(f"{raw.events_file}: min_rating given but events have no rating")
-        dropped["below_min_rating"] = _count(con, f"SELECT count(*) FROM ev WHERE rating < {float(opts.min_rating)}")
-        con.execute(f"DELETE FROM ev WHERE rating < {float(opts.min_rating)}")
+        dropped["below_min_rating"] = int(con.execute("SELECT count(*) FROM ev WHERE rating < ?",
+                                                      [opts.min_rating]).fetchall()[0][0])
+        con.execute("DELETE FROM ev WHERE rating < ?", [opts.min_rating])
     missing = con.execute("""
         SELECT count(*), count(DISTINCT item_key), min(line), arg_min(item_key, line)
         FROM ev ANTI JOIN it USING (item_key)
-    """).fetchone()
+    """).fetchall()[0]
     if missing[0]:
         if opts.missing_text == "error":
             raise DataError(
@@ -159,7 +165,7 @@ def prepare(raw: RawDataset, opts: ImportOptions, out_dir: Path) -> dict[str, An
                              UNION ALL SELECT 'item', original_id, id FROM item_ids ORDER BY kind DESC, id""",
     }
     for name, sql in files.items():
-        con.execute(f"COPY ({sql}) TO '{out_dir / name}' (FORMAT parquet)")
+        con.sql(sql).write_parquet(str(out_dir / name))  # the relation API: no path inside SQL text
     return {
         "gerec_version": __version__,
         "duckdb_version": duckdb.__version__,

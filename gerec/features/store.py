@@ -42,15 +42,18 @@ KEYS = {"item_attributes": ["item_id"], "item_base_reduced": ["item_id", "base_m
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 FEATURE_STORE_YAML = """\
-# Written by `gerec features apply` for this workspace; paths are absolute.
+# Written by `gerec features apply`. Paths are relative to this folder, so a copied or moved
+# workspace uses its own store; the registry is written atomically (gerec.features.registry).
 project: gerec
 provider: local
-registry: {root}/registry.db
+registry:
+  path: registry.db
+  registry_store_type: gerec.features.registry.AtomicFileRegistryStore
 offline_store:
   type: duckdb
 online_store:
   type: sqlite
-  path: {root}/online.db
+  path: online.db
 entity_key_serialization_version: 3
 """
 
@@ -73,14 +76,48 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def open_store(ws: Workspace) -> Any:  # feast.FeatureStore (imported lazily: ~6 s)
-    from feast import FeatureStore
+def _write_text_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        with atomic_file(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
 
+
+def open_store(ws: Workspace) -> Any:  # feast.FeatureStore (imported lazily: ~6 s)
+    """The workspace's Feast store, registered for *this* folder.
+
+    The registry records each view's Parquet source by absolute path (Feast's DuckDB store
+    reads relative ones against the working directory). A registry that is unreadable, lacks
+    a view, or points into another folder (the workspace was copied or moved) is registered
+    again here, so no workspace ever reads or writes another's store; so is a store whose
+    online database is gone (registering creates its tables; materialize then refills it).
+    """
     root = ws.feature_store_dir
     if not (root / "feature_store.yaml").exists():
         raise GerecError(f"no feature store in {ws.root}: run `gerec features apply` first")
+    store = _feast(root)
+    objects = workspace_objects(root)
+    if not _registered_here(store, objects) or not (root / "online.db").exists():  # apply creates its tables
+        with _quiet():
+            store.apply(list(objects))
+    return store
+
+
+def _feast(root: Path) -> Any:
+    from feast import FeatureStore
+
+    _write_text_if_changed(root / "feature_store.yaml", FEATURE_STORE_YAML)  # older workspaces: absolute paths
     with _quiet():
         return FeatureStore(repo_path=str(root))
+
+
+def _registered_here(store: Any, objects: Any) -> bool:
+    """True when the registry holds every view with the sources of this folder."""
+    try:
+        with _quiet():
+            registered = {fv.name: fv.batch_source.path for fv in store.list_feature_views()}
+    except Exception:  # noqa: BLE001 - any unreadable registry is re-registered, whatever Feast raised
+        return False
+    return all(registered.get(fv.name) == fv.batch_source.path for fv in objects[3:])
 
 
 def apply(ws: Workspace) -> dict[str, Any]:
@@ -96,16 +133,14 @@ def apply(ws: Workspace) -> dict[str, Any]:
         raise GerecError(f"the store in {root} holds other attributes ({', '.join(old)}); "
                          "remove the folder to rebuild it for the new schema")
     write_json(root / "attributes.json", attributes)
-    for name, text in (("feature_store.yaml", FEATURE_STORE_YAML.format(root=root.resolve())),
-                       ("definitions.py", DEFINITIONS_PY)):
-        with atomic_file(root / name) as tmp:
-            tmp.write_text(text, encoding="utf-8")
+    for name, text in (("feature_store.yaml", FEATURE_STORE_YAML), ("definitions.py", DEFINITIONS_PY)):
+        _write_text_if_changed(root / name, text)
     objects = workspace_objects(root)
     for fv in objects[3:]:
         if not _parts(root, fv.name):  # a source's glob must match a file, even before any ingestion
             with atomic_file(offline_dir(root) / fv.name / "part-0-empty.parquet") as tmp:
                 pq.write_table(_empty_table(fv), tmp)
-    store = open_store(ws)
+    store = _feast(root)
     with _quiet():
         store.apply(list(objects))
     return {"store": str(root), "entities": [e.name for e in objects[:3]],
@@ -138,10 +173,10 @@ def ingest_table(root: Path, view: str, table: pa.Table, stamp: datetime | None 
     hashed = con.sql("SELECT *, md5(CAST(incoming AS VARCHAR)) AS row_hash FROM incoming")
     parts = _parts(root, view)
     if parts:
-        files = ", ".join(f"'{p}'" for p in parts)
-        key_list = ", ".join(keys)
-        con.execute(f"""CREATE TEMP TABLE latest AS SELECT {key_list}, row_hash FROM read_parquet([{files}])
-                        QUALIFY row_number() OVER (PARTITION BY {key_list} ORDER BY {TIMESTAMP} DESC) = 1""")
+        key_list = ", ".join(keys)  # gerec's own column names; file paths are bound, never formatted in
+        con.execute(f"""CREATE TEMP TABLE latest AS SELECT {key_list}, row_hash FROM read_parquet($files)
+                        QUALIFY row_number() OVER (PARTITION BY {key_list} ORDER BY {TIMESTAMP} DESC) = 1""",
+                    {"files": [str(p) for p in parts]})
         same = " AND ".join(f"h.{k} = l.{k}" for k in keys)
         hashed = con.sql(f"SELECT h.* FROM hashed h ANTI JOIN latest l ON {same} AND h.row_hash = l.row_hash")
     new = hashed.to_arrow_table()
@@ -179,10 +214,10 @@ def _count(root: Path, view: str, start: datetime, end: datetime) -> tuple[int, 
     parts = _parts(root, view)
     if not parts:
         return 0, 0
-    files = ", ".join(f"'{p}'" for p in parts)
     keys = ", ".join(KEYS[view])
-    (rows, entities), = duckdb.sql(f"""SELECT count(*), count(DISTINCT ({keys})) FROM read_parquet([{files}])
-        WHERE {TIMESTAMP} > '{start.isoformat()}'::TIMESTAMPTZ AND {TIMESTAMP} <= '{end.isoformat()}'::TIMESTAMPTZ""").fetchall()
+    (rows, entities), = duckdb.execute(f"""SELECT count(*), count(DISTINCT ({keys})) FROM read_parquet($files)
+        WHERE {TIMESTAMP} > $start AND {TIMESTAMP} <= $end""",
+                                       {"files": [str(p) for p in parts], "start": start, "end": end}).fetchall()
     return int(rows), int(entities)
 
 

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gerec.artifacts import write_json
+from gerec.config import SEED_LIMIT, check
 from gerec.data.sequences import Sequences
 from gerec.errors import GerecError
 from gerec.guided.schema import Schema
@@ -50,6 +51,15 @@ class FinetuneConfig:
     recent: int = 10  # titles of the most recent train items that describe a user
     stats_sample: int = 512  # items and users scored zero-shot to fix the normalization
     seed: int = 42
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "negatives", "lora_r", "lora_alpha", "recent", "stats_sample"):
+            check(name, getattr(self, name), 1)
+        check("lr", self.lr, 0, low_open=True)
+        check("lora_dropout", self.lora_dropout, 0, 1, high_open=True)
+        check("format_weight", self.format_weight, 0)
+        check("temperature", self.temperature, 0, low_open=True)
+        check("seed", self.seed, 0, SEED_LIMIT, high_open=True)
 
 
 class TrainableScorer(Protocol):

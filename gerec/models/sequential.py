@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gerec.config import ConfigError, check, choice
 from gerec.models.embedding import FusedItemTable, ItemTable, UserGuided
+from gerec.names import MODELS
 
 
 @dataclass
@@ -31,6 +33,20 @@ class ModelConfig:
     mask_prob: float = 0.2  # BERT4Rec: share of positions hidden in cloze training
     loss: str = "ce"  # ce: softmax over all items; sampled: softmax over target + n_negatives uniform items
     n_negatives: int = 256  # for loss=sampled
+
+    def __post_init__(self) -> None:
+        choice("model", self.model, MODELS)
+        check("dim", self.dim, 1)
+        if self.max_len is not None:
+            check("max_len", self.max_len, 2)
+        check("layers", self.layers, 1)
+        check("heads", self.heads, 1)
+        if self.model != "gru4rec" and self.dim % self.heads:
+            raise ConfigError(f"'heads' ({self.heads}) must divide 'dim' ({self.dim})")
+        check("dropout", self.dropout, 0, 1, high_open=True)
+        check("mask_prob", self.mask_prob, 0, 1, low_open=True, high_open=True)
+        choice("loss", self.loss, ("ce", "sampled"))
+        check("n_negatives", self.n_negatives, 1)
 
 
 class SequentialModel(nn.Module):

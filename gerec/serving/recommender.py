@@ -37,6 +37,12 @@ class UnknownItem(RequestError):
     status = 404
 
 
+class MissingFeatures(RequestError):
+    """The feature store lacks what a known user needs: the service's fault, not the request's."""
+
+    status = 503
+
+
 @dataclass
 class Recommender:
     """``model`` (a trained sequential model), ``index`` (built from its item table), item
@@ -126,10 +132,20 @@ class Recommender:
         return user_id is not None and 1 <= user_id <= self.n_users
 
     def history(self, user_id: int) -> list[int] | None:
-        """The user's recent items from the online store, or None for a user it does not know."""
+        """The user's recent items from the online store, or None for a user the dataset does not
+        know. A known user the store lacks is an error: never silently treated as a new user."""
         if self.recent is None or not self.known(user_id):
             return None
-        return self.recent(user_id)
+        stored = self.recent(user_id)
+        if not stored:
+            raise MissingFeatures(f"user {user_id} is in the dataset but not in the online feature store: "
+                                  "materialize it (`gerec features materialize`)")
+        return stored
+
+    def check_store(self) -> None:
+        """Raise if the online store cannot answer for a known user (readiness)."""
+        if self.recent is not None and self.n_users:
+            self.history(1)
 
     def resolve(self, user_id: int | None, history: list[int] | None) -> tuple[list[int], bool]:
         """(history, known user?): a known user's recent items from the store, or the given

@@ -9,14 +9,18 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from gerec.artifacts import sha256_file
+from gerec.config import check, choice
 from gerec.data.sequences import Sequences
 from gerec.errors import GerecError
 from gerec.guided.calibration import Calibration
 from gerec.guided.schema import parse_schema
 from gerec.guided.score import TextScorer
-from gerec.names import DEFAULT_INDEX, DEFAULT_MODEL, index_name
+from gerec.names import DEFAULT_INDEX, DEFAULT_MODEL, VARIANTS, index_name
 from gerec.retrieval.coldstart import cold_item_vectors
-from gerec.retrieval.index import add_to_index, build_index as build_faiss_index, load_index
+from gerec.models.sequential import SequentialModel
+from gerec.retrieval.index import ItemIndex, add_to_index, load_index
+from gerec.retrieval.index import build_index as build_faiss_index
 from gerec.steps.data import sequences
 from gerec.training import load_checkpoint, user_queries
 from gerec.workspace import Workspace
@@ -32,6 +36,8 @@ def build_index(ws: Workspace, model: str = DEFAULT_MODEL, variant: str = "refin
                 recall_floor: float = 0.95, name: str | None = None, device: str | None = None) -> dict[str, Any]:
     """Index ``models/<variant>-<model>``'s item table as ``indexes/<variant>-<model>`` (or ``name``):
     exactly the vectors its scores use, so the index returns the model's top-k."""
+    check("recall_floor", recall_floor, 0, 1)
+    choice("variant", variant, VARIANTS)
     model_dir = ws.model_dir(variant, model)
     if not (model_dir / "model.safetensors").exists():
         verb = "gerec base train" if variant == "base" else "gerec refine train"
@@ -43,6 +49,7 @@ def build_index(ws: Workspace, model: str = DEFAULT_MODEL, variant: str = "refin
     if items.num_rows != len(table):
         raise GerecError(f"{model_dir} has {len(table)} items but the dataset {items.num_rows}: retrain the model")
     source = {"model_dir": str(model_dir.relative_to(ws.root)), "model": model, "variant": variant,
+              "model_sha256": sha256_file(model_dir / "model.safetensors"),  # the index answers for these weights
               "embedding": "refined" if net.is_refined else "base", "attributes": net.attributes}
     seqs = sequences(ws)
     queries = user_queries(net, seqs, held_out_users(seqs), "test")
@@ -50,15 +57,48 @@ def build_index(ws: Workspace, model: str = DEFAULT_MODEL, variant: str = "refin
                              queries, recall_floor)
 
 
+def indexed_model(ws: Workspace, index: ItemIndex, device: str | None = "cpu") -> SequentialModel:
+    """The model ``index`` was built from — refused if it has been retrained since, because the
+    index would then return another top-k than the model scores (vectors differ)."""
+    source = index.manifest["source"]
+    model_dir = ws.model_dir(source["variant"], source["model"])
+    if not (model_dir / "model.safetensors").exists():
+        raise GerecError(f"the index was built from {model_dir}, which no longer holds a trained model")
+    if source.get("model_sha256") != sha256_file(model_dir / "model.safetensors"):
+        raise GerecError(f"{model_dir} was trained again after its index was built: rebuild the index "
+                         f"(`gerec index build --model {source['model']} --variant {source['variant']}`)")
+    model = load_checkpoint(model_dir, device)
+    if index.dim != model.config.dim:
+        raise GerecError(f"the index has width {index.dim}, {model_dir} {model.config.dim}: rebuild the index")
+    return model
+
+
 def read_new_items(path: Path) -> tuple[list[str], list[str]]:
-    """(titles, texts) from a CSV or TSV file with ``title`` and ``text`` columns."""
-    if not path.exists():
-        raise GerecError(f"{path}: file not found")
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t" if path.suffix == ".tsv" else ","))
-    if not rows or not {"title", "text"} <= set(rows[0]):
-        raise GerecError(f"{path}: needs 'title' and 'text' columns, found {', '.join(rows[0]) if rows else 'no rows'}")
-    return [r["title"] for r in rows], [r["text"] for r in rows]
+    """(titles, texts) from a UTF-8 CSV or TSV file with ``title`` and ``text`` columns; every
+    problem names the file and line."""
+    if not path.is_file():
+        raise GerecError(f"{path}: {'not a file' if path.exists() else 'file not found'}")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: a byte-order mark is not a column name
+            reader = csv.DictReader(fh, delimiter="\t" if path.suffix == ".tsv" else ",", strict=True)
+            if reader.fieldnames is None or not {"title", "text"} <= set(reader.fieldnames):
+                found = ", ".join(reader.fieldnames or []) or "nothing"
+                raise GerecError(f"{path}:1: needs 'title' and 'text' columns, found {found}")
+            titles, texts = [], []
+            for row in reader:
+                title, text = row.get("title"), row.get("text")
+                if not title or not title.strip() or not text or not text.strip() or None in row:
+                    raise GerecError(f"{path}:{reader.line_num}: each row needs a title and a text, and no extra "
+                                     "fields")
+                titles.append(title.strip())
+                texts.append(text.strip())
+    except UnicodeDecodeError as err:
+        raise GerecError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except csv.Error as err:
+        raise GerecError(f"{path}:{reader.line_num}: {err}") from None
+    if not titles:
+        raise GerecError(f"{path}: no items")
+    return titles, texts
 
 
 def add_items(ws: Workspace, titles: list[str], texts: list[str], index: str = DEFAULT_INDEX,
@@ -69,8 +109,7 @@ def add_items(ws: Workspace, titles: list[str], texts: list[str], index: str = D
         raise GerecError("give one title and one text per new item")
     folder = ws.index_dir(index)
     current = load_index(folder)
-    source = current.manifest["source"]
-    model = load_checkpoint(ws.model_dir(source["variant"], source["model"]))
+    model = indexed_model(ws, current)
     manifest = ws.guided_manifest()
     if scorer is None:
         if manifest["scorer"].get("backend") != "encoder":

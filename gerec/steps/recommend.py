@@ -7,14 +7,13 @@ import os
 from typing import Any
 
 from gerec.devices import set_threads
-from gerec.errors import GerecError
 from gerec.features.store import open_store, read_online
 from gerec.models.popularity import Popularity
 from gerec.names import DEFAULT_INDEX
 from gerec.retrieval.index import load_index
-from gerec.serving.recommender import MAX_K, Recommender
+from gerec.serving.recommender import MAX_K, MissingFeatures, Recommender
 from gerec.steps.data import sequences
-from gerec.training import load_checkpoint
+from gerec.steps.index import indexed_model
 from gerec.workspace import Workspace
 
 
@@ -26,11 +25,7 @@ def load_recommender(ws: Workspace, index: str = DEFAULT_INDEX, device: str | No
 
     folder = ws.index_dir(index)
     loaded = load_index(folder)
-    source = loaded.manifest["source"]
-    model_dir = ws.model_dir(source["variant"], source["model"])
-    model = load_checkpoint(model_dir, device)
-    if loaded.dim != model.config.dim:
-        raise GerecError(f"index {folder} has width {loaded.dim}, model {model_dir} {model.config.dim}: rebuild it")
+    model = indexed_model(ws, loaded, device)
     titles_table = pq.read_table(folder / "items.parquet")
     titles = dict(zip(titles_table["item_id"].to_pylist(), titles_table["title"].to_pylist()))
     recent = _store_history(ws) if with_store else None
@@ -43,7 +38,11 @@ def _store_history(ws: Workspace) -> Any:
     store = open_store(ws)
 
     def recent(user_id: int) -> list[int] | None:
-        values = read_online(ws, ["user_recent_items:recent_items"], {"user_id": [int(user_id)]}, store=store)
+        try:
+            values = read_online(ws, ["user_recent_items:recent_items"], {"user_id": [int(user_id)]}, store=store)
+        except Exception as err:  # noqa: BLE001 - whatever the online store raised, the request cannot be answered
+            raise MissingFeatures(f"the online feature store cannot answer ({str(err).splitlines()[0]}): "
+                                  "materialize it (`gerec features materialize`)") from None
         items = values["recent_items"][0]
         return [int(i) for i in items] if items else None
 

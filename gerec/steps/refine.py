@@ -13,21 +13,17 @@ gap between them is what the language model adds.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from rich.console import Console
 
-from gerec.artifacts import atomic_file, read_json
+from gerec.artifacts import read_json
 from gerec.config import ConfigError
 from gerec.errors import GerecError
 from gerec.features.store import read_offline, vectors
 from gerec.models.refined import Refinement
-from gerec.models.sequential import SequentialModel
 from gerec.names import REFINED_VARIANTS
 from gerec.refine.normalize import Normalizer
 from gerec.steps.data import sequences
@@ -98,16 +94,6 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
                       beta, info)
 
 
-def save_user_vectors(model: SequentialModel, path: Path) -> None:
-    """Parquet (user_id, vector) of the trained user guided vectors ``g_u``."""
-    if model.user_guided is None:
-        return
-    table = model.user_guided.vectors.weight.detach()[1:].cpu().numpy().astype(np.float32)
-    vectors_ = pa.FixedSizeListArray.from_arrays(pa.array(table.ravel()), table.shape[1])
-    with atomic_file(path) as tmp:
-        pq.write_table(pa.table({"user_id": np.arange(1, len(table) + 1, dtype=np.int64), "vector": vectors_}), tmp)
-
-
 def train_refined(ws: Workspace, base_model: str, variant: str = "refined", settings: dict[str, Any] | None = None,
                   normalization: str = "zscore", alpha: float | None = None, beta: float = 1.0,
                   resume: bool = False, device: str | None = None, console: Console | None = None,
@@ -131,9 +117,6 @@ def train_refined(ws: Workspace, base_model: str, variant: str = "refined", sett
         raise ConfigError(f"dim must stay {base['model']['dim']} (the base model's width) for variant {variant}")
     refinement = refinement_from_store(ws, base_model, variant, model_config.dim, normalization, alpha, beta,
                                        train_config.seed)
-    out_dir = ws.model_dir(variant, base_model)
-    result = train(sequences(ws), model_config, train_config, out_dir, resume=resume,
-                   data_files=ws.data_manifest()["files"], console=console, show_progress=show_progress,
-                   refinement=refinement, device=device)
-    save_user_vectors(result.model, out_dir / "user_vectors.parquet")
-    return result
+    return train(sequences(ws), model_config, train_config, ws.model_dir(variant, base_model), resume=resume,
+                 data_files=ws.data_manifest()["files"], console=console, show_progress=show_progress,
+                 refinement=refinement, device=device)

@@ -61,8 +61,10 @@ class RunConfig:
 
 
 def _model_files(ws: Workspace, variant: str, model: str) -> tuple[Path, ...]:
+    """Everything a training run publishes (at once: see :func:`gerec.training.train`)."""
     folder = ws.model_dir(variant, model)
-    return (folder / "model.safetensors",) + ((folder / "user_vectors.parquet",) if variant == "refined" else ())
+    names = ("config.json", "model.safetensors", "item_embeddings.parquet", "metrics.json")
+    return tuple(folder / n for n in names) + ((folder / "user_vectors.parquet",) if variant == "refined" else ())
 
 
 def _data_stage(ws: Workspace, config: RunConfig) -> Stage:
