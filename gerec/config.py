@@ -36,6 +36,8 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
         return _coerce(value, args[0], key)
     if isinstance(value, bool) and kind in (int, float):  # YAML `dim: true` is not a width
         raise ConfigError(f"'{key}' expects {kind.__name__}, got {value!r}")
+    if isinstance(value, str) and kind in (int, float) and not value.isascii():  # int("١٢") is 12 in Python
+        raise ConfigError(f"'{key}' expects {kind.__name__} written in ASCII digits, got {value!r}")
     try:
         if kind is bool:
             if isinstance(value, str):

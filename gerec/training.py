@@ -33,11 +33,13 @@ from gerec.devices import resolve_device
 from gerec.errors import GerecError
 from gerec.evaluation import evaluate
 from gerec.models import build_model
+from gerec.models.popularity import Popularity
 from gerec.models.refined import Refinement
 from gerec.models.sequential import ModelConfig, SequentialModel
 from gerec.names import MODELS
 
 VALID_METRIC = "NDCG@10"
+POPULARITY_MARGIN = 1.1  # a model under 1.1× the most-popular list's validation NDCG@10 is flagged
 
 
 @dataclass
@@ -56,8 +58,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "eval_batch_size"):
-            check(name, getattr(self, name), 1)
-        check("lr", self.lr, 0, low_open=True)
+            check(name, getattr(self, name), 1, 1_000_000)
+        check("lr", self.lr, 0, 10, low_open=True)
         check("weight_decay", self.weight_decay, 0)
         check("grad_clip", self.grad_clip, 0)
         check("seed", self.seed, 0, SEED_LIMIT, high_open=True)
@@ -224,6 +226,9 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     model = build_model(model_config, seqs.n_items)
     if refinement is not None:
         refinement.apply(model)
+    popularity = Popularity.fit(seqs)
+    if model_config.sampler == "popularity":
+        model.set_item_counts(popularity.counts)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
     gen = torch.Generator().manual_seed(train_config.seed)
@@ -301,10 +306,17 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     save_item_embeddings(best, staging / "item_embeddings.parquet")
     stopped = ("early stopping" if state["bad_epochs"] >= train_config.patience
                else "time budget" if state["seconds"] >= budget else "epoch limit")
+    floor = {split: evaluate(popularity, seqs, split, batch_size=train_config.eval_batch_size).metrics
+             for split in ("valid", "test")}
+    if state["best"] < POPULARITY_MARGIN * floor["valid"][VALID_METRIC]:
+        console.print(f"[yellow]warning:[/] {model_config.model} reaches valid {VALID_METRIC} {state['best']:.4f}, "
+                      f"popularity {floor['valid'][VALID_METRIC]:.4f}: it does not clearly beat the most-popular "
+                      "list (a failed run, not a baseline; try more epochs, more dropout or a shorter max_len)",
+                      highlight=False)
     metrics = {"model": model_config.model, "best_epoch": state["best_epoch"], "epochs": state["epoch"], "stopped": stopped,
                "seconds": round(state["seconds"], 2),
                "seconds_per_epoch": round(state["seconds"] / max(state["epoch"], 1), 2),
-               "valid": state.get("valid", {}), "test": test}
+               "valid": state.get("valid", {}), "test": test, "popularity": floor}
     write_json(staging / "metrics.json", metrics)
     save_user_vectors(best, staging / "user_vectors.parquet")
     publish_dir(staging, out_dir)  # every output appears at once: a failed run leaves the previous model

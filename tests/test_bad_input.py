@@ -89,6 +89,8 @@ CASES: dict[str, tuple[Case, str]] = {
     "setting lr nan": (lambda tmp, ws: ["base", "train", "--set", "lr=nan"], "'lr' must be a finite number"),
     "setting huge seed": (lambda tmp, ws: ["base", "train", "--set", f"seed={2**70}"], "'seed' must be <"),
     "setting layers 0": (lambda tmp, ws: ["base", "train", "--set", "layers=0"], "'layers' must be >= 1"),
+    "setting huge max_len": (lambda tmp, ws: ["base", "train", "--set", f"max_len={10**23}"], "'max_len' must be <="),
+    "setting huge dim": (lambda tmp, ws: ["base", "train", "--set", f"dim={10**9}"], "'dim' must be <= 8192"),
     "setting batch 0": (lambda tmp, ws: ["base", "train", "--set", "batch_size=0"], "'batch_size' must be >= 1"),
     "threads -1": (lambda tmp, ws: ["--threads", "-1", "base", "train"], "threads must be at least 1"),
     "new items short row": (_new_items(b"title,text\nA,good\nB\n"), "new.csv:3: each row needs a title and a text"),
@@ -102,6 +104,9 @@ CASES: dict[str, tuple[Case, str]] = {
     "history non-ascii digits": (lambda tmp, ws: ["recommend", "--history", "١,٢"], "digits 0-9"),
     "unknown model": (lambda tmp, ws: ["base", "train", "--model", "sasrek"], "unknown model 'sasrek'"),
     "unknown device": (lambda tmp, ws: ["--device", "banana", "base", "train"], "unknown device 'banana'"),
+    "synth too large": (lambda tmp, ws: ["data", "synth", "--items", "99999999999999999999999"], "generate fewer"),
+    "bootstrap too large": (lambda tmp, ws: ["evaluate", "--bootstrap", "100000000"], "'bootstrap resamples' must be"),
+    "bootstrap 0": (lambda tmp, ws: ["evaluate", "--bootstrap", "0"], "'bootstrap resamples' must be >= 1"),
 }
 
 

@@ -223,3 +223,83 @@ def test_length_batches_cover_every_window_once() -> None:
     assert sorted(torch.cat(batches).tolist()) == list(range(10))
     spans = [int(lengths[b].max() - lengths[b].min()) for b in batches]
     assert max(spans) <= 43 and sorted(spans)[0] <= 1  # similar lengths share a batch
+
+
+def _loss_inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    h = torch.randn(12, 8, generator=gen, requires_grad=True)  # (T, d)
+    table = torch.randn(30, 8, generator=gen, requires_grad=True)  # (C, d), row 0 padding
+    return h, table, torch.randint(1, 30, (12,), generator=gen)
+
+
+def _grads(loss: torch.Tensor, *tensors: torch.Tensor) -> list[torch.Tensor]:
+    return list(torch.autograd.grad(loss, tensors))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 29, 100])
+def test_chunked_cross_entropy_equals_full(chunk: int) -> None:
+    from gerec.models.losses import chunked_ce, full_ce
+
+    h, table, y = _loss_inputs()
+    _, full = full_ce(h, table, y)
+    chunked = chunked_ce(h, table, y, chunk)
+    assert torch.allclose(full, chunked, atol=1e-6)
+    for a, b in zip(_grads(full, h, table), _grads(chunked, h, table)):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_sampled_softmax_over_the_whole_catalogue_is_full_cross_entropy() -> None:
+    """With every real item as a negative (the target's own copy masked as an accidental hit)
+    and a uniform sampler, the sampled loss and its gradients are exactly full CE's; a constant
+    log-Q (uniform probabilities) changes nothing."""
+    from gerec.models.losses import full_ce, sampled_softmax
+
+    h, table, y = _loss_inputs(1)
+    _, full = full_ce(h, table, y)
+    everything = torch.arange(1, 30)
+    _, sampled = sampled_softmax(h, table, y, everything)
+    _, corrected = sampled_softmax(h, table, y, everything, log_q=torch.full((30,), -3.4))
+    assert torch.allclose(full, sampled, atol=1e-6) and torch.allclose(full, corrected, atol=1e-6)
+    for a, b in zip(_grads(full, h, table), _grads(sampled, h, table)):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_log_q_correction_removes_the_popularity_bias() -> None:
+    """Negatives drawn by popularity over-count popular items; subtracting log q brings the
+    expected gradient of the sampled softmax close to full CE's (Monte Carlo over 300 draws;
+    measured: relative error 0.16 corrected vs 0.31 uncorrected)."""
+    from gerec.models.losses import full_ce, sampled_softmax
+
+    h, table, y = _loss_inputs(2)
+    counts = torch.arange(30.0) ** 2 + 1
+    probs = counts[1:] / counts[1:].sum()
+    log_q = torch.cat([torch.zeros(1), torch.log(probs * 200)])
+    gen = torch.Generator().manual_seed(0)
+    full = _grads(full_ce(h, table, y)[1], table)[0]
+    draws = [torch.multinomial(probs, 200, replacement=True, generator=gen) + 1 for _ in range(300)]
+    error = {}
+    for name, correction in (("corrected", log_q), ("biased", None)):
+        mean = torch.stack([_grads(sampled_softmax(h, table, y, d, correction)[1], table)[0] for d in draws]).mean(0)
+        error[name] = float((mean - full).norm() / full.norm())
+    assert error["corrected"] < 0.22 < error["biased"]
+
+
+def test_model_level_losses_agree_and_popularity_sampling_trains() -> None:
+    windows = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7, 8], [0, 9, 10, 11, 12, 13, 14, 15, 16]])
+    full = _model("sasrec", dropout=0.0)
+    chunked = _model("sasrec", dropout=0.0, ce_chunk=10)
+    assert torch.allclose(full(windows)[1], chunked(windows)[1], atol=1e-6)
+    model = _model("gru4rec", loss="sampled", sampler="popularity", n_negatives=8, dropout=0.0)
+    model.set_item_counts(torch.arange(N_ITEMS + 1.0))
+    gen = torch.Generator().manual_seed(0)
+    draws = torch.cat([model.negatives(gen) for _ in range(200)])
+    assert draws.min() >= 1 and (draws > N_ITEMS // 2).float().mean() > 0.6  # popular items drawn more often
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        _, loss = model(windows, gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])

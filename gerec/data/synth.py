@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gerec.artifacts import atomic_dir, write_json
+from gerec.config import SEED_LIMIT, check
 from gerec.data.formats import ColumnMap
 from gerec.errors import DataError
 
@@ -77,6 +78,9 @@ NOUNS = (
 ).split()
 
 
+MAX_CELLS = 200_000_000  # the generator scores every (user, item) pair at once: ~1.6 GB of float64
+
+
 @dataclass
 class SynthConfig:
     """Sizes and forces of the synthetic dataset (defaults: the whole pipeline in minutes on 2 cores)."""
@@ -95,6 +99,10 @@ class SynthConfig:
     def __post_init__(self) -> None:
         if self.n_items < 20 or self.n_users < 2:
             raise DataError("synthetic data needs at least 20 items and 2 users")
+        if self.n_items * self.n_users > MAX_CELLS:
+            raise DataError(f"{self.n_users:,} users × {self.n_items:,} items is more than the generator's "
+                            f"{MAX_CELLS:,} user-item scores in memory: generate fewer")
+        check("seed", self.seed, 0, SEED_LIMIT, high_open=True)
         if not self.min_length >= 3 or self.max_length < self.min_length:
             raise DataError("need 3 <= min_length <= max_length")
         if self.max_length >= self.n_items:

@@ -16,6 +16,7 @@ instruct on a GPU); the chat template is used when the tokenizer has one.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -202,7 +203,9 @@ class CausalScorer:
 
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                           task_type="CAUSAL_LM")
-        self.lm = get_peft_model(self.lm, lora)
+        with warnings.catch_warnings():  # peft calls a transformers method that transformers 5 deprecates
+            warnings.simplefilter("ignore", FutureWarning)
+            self.lm = get_peft_model(self.lm, lora)
         self.lm.eval()
         return [p for p in self.lm.parameters() if p.requires_grad]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from gerec.errors import GerecError
 from gerec.guided.schema import Schema
 from gerec.guided.score import HISTORY_SEPARATOR
 from gerec.names import DEFAULT_ENCODER
+
 MAX_UNITS = 16  # sentences (or titles) read per text
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -161,7 +163,9 @@ class EncoderScorer:
         targets = [t for t in ("query", "key", "value") if t in names] or None
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                           target_modules=targets)
-        self.encoder = get_peft_model(self.encoder, lora)
+        with warnings.catch_warnings():  # peft calls a transformers method that transformers 5 deprecates
+            warnings.simplefilter("ignore", FutureWarning)
+            self.encoder = get_peft_model(self.encoder, lora)
         self.encoder.eval()  # no dropout noise in the scores being trained
         return [p for p in self.encoder.parameters() if p.requires_grad]
 

@@ -54,8 +54,8 @@ class FinetuneConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "negatives", "lora_r", "lora_alpha", "recent", "stats_sample"):
-            check(name, getattr(self, name), 1)
-        check("lr", self.lr, 0, low_open=True)
+            check(name, getattr(self, name), 1, 1_000_000)
+        check("lr", self.lr, 0, 10, low_open=True)
         check("lora_dropout", self.lora_dropout, 0, 1, high_open=True)
         check("format_weight", self.format_weight, 0)
         check("temperature", self.temperature, 0, low_open=True)

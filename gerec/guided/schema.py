@@ -100,8 +100,12 @@ def load_schema(name_or_path: str | Path) -> Schema:
                               "or pass a YAML file path")
     if not path.exists():
         raise SchemaError(f"{path}: schema file not found")
+    if not path.is_file():
+        raise SchemaError(f"{path}: expected a schema YAML file, got a folder")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise SchemaError(f"{path}: not UTF-8 text ({err.reason})") from None
     except yaml.YAMLError as err:
         raise SchemaError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     return parse_schema(data, str(path))

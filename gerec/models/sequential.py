@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from gerec.config import ConfigError, check, choice
 from gerec.models.embedding import FusedItemTable, ItemTable, UserGuided
+from gerec.models.losses import chunked_ce, full_ce, sampled_softmax
 from gerec.names import MODELS
 
 
@@ -31,22 +31,27 @@ class ModelConfig:
     heads: int = 2  # attention heads (transformers)
     dropout: float = 0.2
     mask_prob: float = 0.2  # BERT4Rec: share of positions hidden in cloze training
-    loss: str = "ce"  # ce: softmax over all items; sampled: softmax over target + n_negatives uniform items
-    n_negatives: int = 256  # for loss=sampled
+    loss: str = "ce"  # ce: softmax over all items; sampled: target vs n_negatives items shared by the batch
+    ce_chunk: int = 0  # loss=ce: items per chunk (0: all at once); same loss and gradients, memory O(T × chunk)
+    n_negatives: int = 256  # loss=sampled: negatives per step, shared by every target of the batch
+    sampler: str = "uniform"  # loss=sampled: uniform | popularity (negatives ∝ train count + 1)
+    logq: bool = True  # sampler=popularity: subtract log q(i) from each logit (unbiased; eSASRec/SASRec+)
 
     def __post_init__(self) -> None:
         choice("model", self.model, MODELS)
-        check("dim", self.dim, 1)
+        check("dim", self.dim, 1, 8192)  # upper bounds: an absurd value is a typo, not a request for 1 TB
         if self.max_len is not None:
-            check("max_len", self.max_len, 2)
-        check("layers", self.layers, 1)
-        check("heads", self.heads, 1)
+            check("max_len", self.max_len, 2, 100_000)
+        check("layers", self.layers, 1, 64)
+        check("heads", self.heads, 1, self.dim)
         if self.model != "gru4rec" and self.dim % self.heads:
             raise ConfigError(f"'heads' ({self.heads}) must divide 'dim' ({self.dim})")
         check("dropout", self.dropout, 0, 1, high_open=True)
         check("mask_prob", self.mask_prob, 0, 1, low_open=True, high_open=True)
         choice("loss", self.loss, ("ce", "sampled"))
-        check("n_negatives", self.n_negatives, 1)
+        check("ce_chunk", self.ce_chunk, 0, 10_000_000)
+        check("n_negatives", self.n_negatives, 1, 1_000_000)
+        choice("sampler", self.sampler, ("uniform", "popularity"))
 
 
 class SequentialModel(nn.Module):
@@ -61,6 +66,14 @@ class SequentialModel(nn.Module):
         self.items: ItemTable | FusedItemTable = ItemTable(n_items + 1 + (0 if self.causal else 1), config.dim)
         self.user_guided: UserGuided | None = None  # refined models: β·g_u added to the query
         self.refinement: dict[str, Any] | None = None  # how a refined table was made (None: a base model)
+        self.sampling: torch.Tensor | None = None  # sampler=popularity: (n_items,) probabilities, on the CPU
+
+    def set_item_counts(self, counts: torch.Tensor) -> None:
+        """Train-split counts (n_items + 1,) for popularity-sampled negatives and their log-Q."""
+        probs = counts[1:].double() + 1.0
+        self.sampling = (probs / probs.sum()).float()
+        log_q = torch.cat([torch.zeros(1), torch.log(self.sampling * self.config.n_negatives)])
+        self.register_buffer("log_q", log_q.to(self.items.table().device), persistent=False)
 
     def refine(self, frozen: torch.Tensor, trainable: torch.Tensor, users: torch.Tensor | None, beta: float,
                info: dict[str, Any]) -> None:
@@ -117,8 +130,9 @@ class SequentialModel(nn.Module):
         return self.items.table()[: self.n_items + 1]
 
     def forward(self, window: torch.Tensor, generator: torch.Generator | None = None,
-                users: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training step over (B, max_len + 1) windows of users (B,): returns (logits at target positions, loss)."""
+                users: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Training step over (B, max_len + 1) windows of users (B,): returns (logits at target
+        positions — None for chunked cross-entropy, which never holds them all — and the loss)."""
         inputs, targets = self.training_pair(window, generator)
         hidden = self.encode(inputs)  # (B, L, d)
         keep = (targets > 0) & (inputs > 0)  # a target after padding has no history to predict from
@@ -126,16 +140,21 @@ class SequentialModel(nn.Module):
         h = self.query(hidden[keep], users[:, None].expand_as(keep)[keep] if users is not None else None)  # (T, d)
         table = self.catalogue()
         if self.config.loss == "sampled":
-            negatives = torch.randint(1, self.n_items + 1, (self.config.n_negatives,), generator=generator,
-                                      device="cpu").to(h.device)  # the CPU generator: same draws on any device
-            pos = (h * table[y]).sum(-1, keepdim=True)  # (T, 1)
-            neg = h @ table[negatives].T  # (T, N)
-            neg = neg.masked_fill(negatives[None, :] == y[:, None], float("-inf"))  # accidental hits
-            logits = torch.cat([pos, neg], dim=1)
-            return logits, F.cross_entropy(logits, torch.zeros_like(y))
-        logits = h @ table.T  # (T, n_items + 1)
-        logits[:, 0] = float("-inf")  # padding is never a target
-        return logits, F.cross_entropy(logits, y)
+            popular = self.config.sampler == "popularity"
+            return sampled_softmax(h, table, y, self.negatives(generator).to(h.device),
+                                   self.log_q if popular and self.config.logq else None)
+        if self.config.ce_chunk:
+            return None, chunked_ce(h, table, y, self.config.ce_chunk)
+        return full_ce(h, table, y)
+
+    def negatives(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n_negatives,) item ids drawn on the CPU generator (the same draws on any device)."""
+        n = self.config.n_negatives
+        if self.config.sampler == "popularity":
+            if self.sampling is None:
+                raise ValueError("sampler=popularity needs the train counts: call set_item_counts first")
+            return torch.multinomial(self.sampling, n, replacement=True, generator=generator) + 1
+        return torch.randint(1, self.n_items + 1, (n,), generator=generator, device="cpu")
 
     def user_vectors(self, histories: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         """(B, L) histories (and (B,) user ids) → (B, d) query vectors: what predicts the next item."""

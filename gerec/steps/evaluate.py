@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gerec.artifacts import atomic_file, write_json
+from gerec.config import check
 from gerec.evaluation.compare import bootstrap, comparison_row, markdown
 from gerec.evaluation.metrics import KS, METRICS
 from gerec.evaluation.protocol import evaluate as evaluate_model
@@ -15,6 +16,9 @@ from gerec.names import VARIANTS
 from gerec.steps.data import sequences
 from gerec.training import load_checkpoint
 from gerec.workspace import Workspace
+
+
+MAX_BOOTSTRAP_CELLS = 200_000_000  # resamples × users indices are held at once (1.6 GB)
 
 
 def dataset_name(ws: Workspace) -> str:
@@ -29,6 +33,7 @@ def evaluate(ws: Workspace, models: list[str] | None = None, split: str = "test"
     """Evaluate every trained variant of ``models`` (default: all trained); returns the results
     document and (``write``) saves it as ``reports/results.json`` and ``results.md``."""
     seqs = sequences(ws)
+    check("bootstrap resamples", n_boot, 1, MAX_BOOTSTRAP_CELLS // max(len(seqs.users), 1))
     models = models or sorted({model for _, model in ws.trained()})
     names = [f"{metric}@{k}" for metric in METRICS for k in KS]  # table order: by metric, then K
     rows = []

@@ -79,6 +79,9 @@ def _check_failures(out: Path, scorer: TextScorer, scored: dict[str, tuple[np.nd
         with atomic_file(out / "score_failures.jsonl") as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         first = rows[0]
+        if not getattr(scorer, "generate", False):  # teacher-forced or encoder scores: the model itself is broken
+            raise GerecError(f"the scorer returned NaN or infinite scores for {len(rows)} texts (first: {first['kind']} "
+                             f"{first['id']}); a fine-tuned adapter may have diverged: fine-tune again with a lower lr")
         raise GerecError(f"{len(rows)} answers were not in 'name: digit' format (first: {first['kind']} {first['id']}: "
                          f"{first['reason']}); raw outputs in {out / 'score_failures.jsonl'}; "
                          "re-run to retry them, or score without generate mode")
