@@ -31,6 +31,10 @@ SOURCES = {
                      "[--workers 2 --skip-search]"),
     "end_to_end.json": ("`gerec run` wall time per stage, its comparison, the re-run",
                         "python benchmarks/end_to_end.py --modes default,quick --threads 2; … --modes ml-100k --threads 1"),
+    "hostile.json": ("bad inputs through the CLI (clean errors vs tracebacks), kill -9 during `gerec run`",
+                     "python benchmarks/hostile.py --kills 12"),
+    "time_to_quality.json": ("base models to convergence: curves, seconds to best, memory, popularity",
+                             "python benchmarks/time_to_quality.py --datasets … --models … --label … --set …"),
 }
 
 
@@ -149,8 +153,41 @@ def serving() -> None:
                   f"{load['p99_ms']:.1f} | {load['requests_per_second']:.0f} |")
 
 
+def hostile() -> None:
+    r = _load("hostile.json")
+    if r is None:
+        return
+    c = r["inputs"]["counts"]
+    print("\n| inputs tried | clean one-line errors | Click usage errors | succeeded | tracebacks |")
+    print("|---:|---:|---:|---:|---:|")
+    print(f"| {c['tried']} | {c['clean error']} | {c['usage error']} | {c['succeeded']} | {c['traceback']} |")
+    k = r["kill9"]
+    print(f"\n`kill -9` of `gerec run --quick` {k['kills']} times (after "
+          f"{min(k['killed_after_seconds'])}–{max(k['killed_after_seconds'])} s), then one run to the end: "
+          f"{'completed' if k['final_run_ok'] else 'FAILED'}, results "
+          f"{'equal to' if k['results_equal_uninterrupted'] else 'DIFFERENT from'} an uninterrupted run's, "
+          f"{len(k['debris_left'])} temporary folders left.")
+
+
+def time_to_quality() -> None:
+    r = _load("time_to_quality.json")
+    if r is None:
+        return
+    print("\n| dataset | model | settings | seed | test MRR@10 | Recall@10 | NDCG@10 | popularity NDCG@10 | best / run "
+          "epochs | s/epoch | s to best | peak MB | stopped |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for run in r["runs"].values():
+        t = run["test"]
+        print(f"| {run['dataset']} | {run['model']} | {run['label']} | {run['seed']} | {t['MRR@10']:.4f} | "
+              f"{t['Recall@10']:.4f} | {t['NDCG@10']:.4f} | {run['popularity']['test']['NDCG@10']:.4f} | "
+              f"{run['best_epoch']} / {run['epochs']} | {run['seconds_per_epoch']:.1f} | {run['seconds_to_best'] or 0:.0f} | "
+              f"{run['peak_rss_mb']} | {run['stopped']} |")
+
+
 if __name__ == "__main__":
     provenance()
+    hostile()
+    time_to_quality()
     end_to_end()
     base_models()
     guided_quality()

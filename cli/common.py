@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import click
 import typer
@@ -53,11 +53,15 @@ def device(ctx: typer.Context) -> str | None:
     return ctx.find_root().params.get("device")
 
 
-def settings(config: Path | None, pairs: list[str] | None) -> dict[str, Any]:
-    """One flat mapping of settings: a YAML file's, then ``--set key=value`` overrides."""
+def settings(config: Path | None, pairs: list[str] | None, seed: int | None = None) -> dict[str, Any]:
+    """One flat mapping of settings: a YAML file's, then ``--set key=value`` overrides, then ``--seed``."""
     from gerec.config import load_yaml, parse_overrides
 
-    return {**(load_yaml(config) if config else {}), **parse_overrides(pairs or [])}
+    return {**(load_yaml(config) if config else {}), **parse_overrides(pairs or []),
+            **({"seed": seed} if seed is not None else {})}
+
+
+SeedOption = Annotated[Optional[int], typer.Option(help="Random seed of the run (same as --set seed=N).")]
 
 
 def configure_threads(ctx: typer.Context) -> None:

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from gerec_cli.common import (GerecGroup, configure_threads, console, device, metrics_table, print_json, settings,
-                              workspace)
+from gerec_cli.common import (GerecGroup, SeedOption, configure_threads, console, device, metrics_table, print_json,
+                              settings, workspace)
 
 app = typer.Typer(cls=GerecGroup, help="Refined embeddings: [guided ; reduced base] item tables.", no_args_is_help=True)
 
@@ -18,12 +18,13 @@ app = typer.Typer(cls=GerecGroup, help="Refined embeddings: [guided ; reduced ba
 def train_(
     ctx: typer.Context,
     model: Annotated[str, typer.Option(help="gru4rec | sasrec | bert4rec (its base model must be trained).")] = "sasrec",
-    variant: Annotated[str, typer.Option(help="refined (the method) | reduced (no language model) | guided (no base model).")] = "refined",
+    variant: Annotated[str, typer.Option(help="refined (the method) | reduced (no language model) | guided (no base model) | shuffled (scores permuted across items and users) | nouser (β = 0).")] = "refined",
     normalization: Annotated[str, typer.Option(help="zscore | minmax, per attribute over the catalogue.")] = "zscore",
     alpha: Annotated[Optional[float], typer.Option(help="Scale of the guided part (default: the reduced part's RMS).")] = None,
     beta: Annotated[float, typer.Option(help="Weight of the user guided term β·<g_u, ĝ_i>.")] = 1.0,
     config: Annotated[Optional[Path], typer.Option(help="YAML of settings (default: the base model's).")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: key=value (repeatable).")] = None,
+    seed: SeedOption = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last epoch.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar or per-epoch lines.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the final metrics as JSON.")] = False,
@@ -35,7 +36,7 @@ def train_(
 
     configure_threads(ctx)
     ws = workspace(ctx)
-    result = train_refined(ws, model, variant, settings(config, set_), normalization, alpha, beta, resume, device(ctx),
+    result = train_refined(ws, model, variant, settings(config, set_, seed), normalization, alpha, beta, resume, device(ctx),
                            console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
     out_dir = ws.model_dir(variant, model)
     if json_out:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from gerec.names import DEFAULT_ENCODER
-from gerec_cli.common import configure_threads, console, device, print_json, workspace
+from gerec_cli.common import SeedOption, configure_threads, console, device, print_json, settings, workspace
 from gerec_cli.evaluate import comparison_table
 from gerec_cli.serving import items_table
 
@@ -27,18 +27,18 @@ def run(
     quick: Annotated[bool, typer.Option(help="A small synthetic dataset and 3 epochs per model: the whole run in under a minute.")] = False,
     force: Annotated[Optional[list[str]], typer.Option(help="Redo a stage even if its inputs are unchanged (repeatable; 'all', a stage such as 'guided', or a family such as 'base').")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value training setting for every model (e.g. epochs=20).")] = None,
+    seed: SeedOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Run the pipeline end to end: data → base models → guided attribute scores → feature store →
     refined models (and the reduced-only ablation) → evaluation → FAISS index → report; then print
     the results table and example recommendations with their reasons."""
-    from gerec.config import parse_overrides
     from gerec.steps.run import RunConfig
     from gerec.steps.run import run as run_all
 
     configure_threads(ctx)
     names = tuple(m.strip() for m in models.split(",") if m.strip())
-    config = RunConfig(data, fmt, items, names, schema, backend, lm, finetune, quick, parse_overrides(set_ or []),
+    config = RunConfig(data, fmt, items, names, schema, backend, lm, finetune, quick, settings(None, set_, seed),
                        device(ctx))
     outcome = run_all(workspace(ctx), config, tuple(force or ()), Console(stderr=True, quiet=json_out),
                       show_progress=not json_out)

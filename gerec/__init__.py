@@ -35,6 +35,7 @@ _LAZY = {
     "data_stats": ("gerec.steps.data", "stats"),
     "sequences": ("gerec.steps.data", "sequences"),
     "train_base": ("gerec.steps.base", "train_base"),
+    "continue_base": ("gerec.steps.base", "continue_base"),
     "score": ("gerec.steps.guided", "score"),
     "finetune": ("gerec.steps.guided", "finetune"),
     "apply_store": ("gerec.steps.features", "apply"),

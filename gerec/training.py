@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from safetensors.torch import load_file, save_file
 
-from gerec.artifacts import atomic_file, publish_dir, read_json, write_json
+from gerec.artifacts import atomic_file, publish_dir, read_json, sha256_file, write_json
 from gerec.config import SEED_LIMIT, ConfigError, check, choice, update
 from gerec.data.sequences import Sequences, ranges
 from gerec.devices import resolve_device
@@ -202,7 +202,7 @@ def _check_resumable(out_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
 def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig, out_dir: Path,
           resume: bool = False, data_files: dict[str, str] | None = None, console: Console | None = None,
           show_progress: bool = True, refinement: Refinement | None = None,
-          device: str | torch.device | None = None) -> TrainResult:
+          device: str | torch.device | None = None, init: Path | None = None) -> TrainResult:
     """Train, validate each epoch, stop early, keep the best; publish everything as ``out_dir``.
 
     With ``refinement``, the model's item table is the refined ``[frozen ; trainable]`` one
@@ -215,7 +215,8 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     ``out_dir`` only when it has finished, so an interrupted or failed run never leaves a
     half-written model where a finished one is expected. ``device``: see :func:`gerec.devices.resolve_device`; random draws
     (batch order, negatives, BERT4Rec masks) come from one CPU generator, so a seed gives the
-    same draws on any device.
+    same draws on any device. ``init``: a trained model folder whose weights this run starts
+    from (a warm start, e.g. the base-continued control arm).
     """
     console = console or Console(stderr=True)
     device = resolve_device(device)
@@ -224,8 +225,11 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     torch.manual_seed(train_config.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     model = build_model(model_config, seqs.n_items)
+    model_config = model.config  # loss=auto resolved for this catalogue
     if refinement is not None:
         refinement.apply(model)
+    if init is not None:
+        model.load_state_dict(load_file(str(init / "model.safetensors")))
     popularity = Popularity.fit(seqs)
     if model_config.sampler == "popularity":
         model.set_item_counts(popularity.counts)
@@ -236,6 +240,8 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
             "n_items": seqs.n_items, "n_users": seqs.n_users, "data_files": data_files or {}}
     if refinement is not None:
         meta["refine"] = refinement.meta()
+    if init is not None:
+        meta["warm_start"] = sha256_file(init / "model.safetensors")
     staging = out_dir.with_name(f".{out_dir.name}.partial")  # resumable; published whole at the end
     state: dict[str, Any] = {"epoch": 0, "best": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": [],
                              "seconds": 0.0}

@@ -303,3 +303,11 @@ def test_model_level_losses_agree_and_popularity_sampling_trains() -> None:
         opt.step()
         losses.append(float(loss))
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+
+def test_loss_auto_follows_the_catalogue_size() -> None:
+    from gerec.models.sequential import SAMPLED_ABOVE
+
+    assert build_model(ModelConfig(model="sasrec", max_len=8), SAMPLED_ABOVE).config.loss == "ce"
+    assert build_model(ModelConfig(model="sasrec", max_len=8), SAMPLED_ABOVE + 1).config.loss == "sampled"
+    assert build_model(ModelConfig(model="sasrec", max_len=8, loss="ce"), SAMPLED_ABOVE + 1).config.loss == "ce"

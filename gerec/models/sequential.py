@@ -8,6 +8,7 @@ target position of a window (or sampled softmax with uniform negatives).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,9 @@ from gerec.config import ConfigError, check, choice
 from gerec.models.embedding import FusedItemTable, ItemTable, UserGuided
 from gerec.models.losses import chunked_ce, full_ce, sampled_softmax
 from gerec.names import MODELS
+
+
+SAMPLED_ABOVE = 5_000  # loss=auto: larger catalogues train with sampled softmax (measured: benchmarks/README.md)
 
 
 @dataclass
@@ -31,7 +35,7 @@ class ModelConfig:
     heads: int = 2  # attention heads (transformers)
     dropout: float = 0.2
     mask_prob: float = 0.2  # BERT4Rec: share of positions hidden in cloze training
-    loss: str = "ce"  # ce: softmax over all items; sampled: target vs n_negatives items shared by the batch
+    loss: str = "auto"  # ce: softmax over all items; sampled: target vs n_negatives shared by the batch; auto: by catalogue size
     ce_chunk: int = 0  # loss=ce: items per chunk (0: all at once); same loss and gradients, memory O(T × chunk)
     n_negatives: int = 256  # loss=sampled: negatives per step, shared by every target of the batch
     sampler: str = "uniform"  # loss=sampled: uniform | popularity (negatives ∝ train count + 1)
@@ -48,7 +52,7 @@ class ModelConfig:
             raise ConfigError(f"'heads' ({self.heads}) must divide 'dim' ({self.dim})")
         check("dropout", self.dropout, 0, 1, high_open=True)
         check("mask_prob", self.mask_prob, 0, 1, low_open=True, high_open=True)
-        choice("loss", self.loss, ("ce", "sampled"))
+        choice("loss", self.loss, ("auto", "ce", "sampled"))
         check("ce_chunk", self.ce_chunk, 0, 10_000_000)
         check("n_negatives", self.n_negatives, 1, 1_000_000)
         choice("sampler", self.sampler, ("uniform", "popularity"))
@@ -61,6 +65,8 @@ class SequentialModel(nn.Module):
 
     def __init__(self, config: ModelConfig, n_items: int) -> None:
         super().__init__()
+        if config.loss == "auto":
+            config = dataclasses.replace(config, loss="sampled" if n_items > SAMPLED_ABOVE else "ce")
         self.config = config
         self.n_items = n_items
         self.items: ItemTable | FusedItemTable = ItemTable(n_items + 1 + (0 if self.causal else 1), config.dim)

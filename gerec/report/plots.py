@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 
 from gerec.artifacts import atomic_file
+from gerec.names import LABELS
 
-COLORS = {"base": "#8d99ae", "reduced": "#e9c46a", "guided": "#f4a261", "refined": "#2a9d8f"}
+COLORS = {"base": "#8d99ae", "continued": "#5c677d", "reduced": "#e9c46a", "guided": "#f4a261",
+          "refined": "#2a9d8f", "shuffled": "#e76f51", "nouser": "#90be6d"}  # one per arm (gerec.names.VARIANTS)
 HEADLINE = ("MRR@10", "Recall@10", "NDCG@10")
 
 
@@ -44,7 +46,7 @@ def metric_bars(results: dict[str, Any], path: Path) -> Path:
             vals = [row["variants"][variant][metric] for row in rows if variant in row["variants"]]
             mean = np.array([v["mean"] for v in vals])
             err = np.array([[v["mean"] - v["low"] for v in vals], [v["high"] - v["mean"] for v in vals]])
-            ax.bar(x, mean, width, yerr=err, capsize=3, color=COLORS[variant], label=variant)
+            ax.bar(x, mean, width, yerr=err, capsize=3, color=COLORS[variant], label=LABELS[variant])
         ax.set_xticks(range(len(rows)), [row["model"] for row in rows])
         ax.set_title(metric)
     axes[0][0].legend(fontsize=8)

@@ -8,7 +8,9 @@ from typing import Any
 
 from gerec.artifacts import atomic_file, write_json
 from gerec.config import check
-from gerec.evaluation.compare import bootstrap, comparison_row, markdown
+from gerec.evaluation.attribution import attribute_shares
+from gerec.evaluation.breakdown import breakdown, bucket_labels
+from gerec.evaluation.compare import bootstrap, breakdown_markdown, comparison_row, markdown
 from gerec.evaluation.metrics import KS, METRICS
 from gerec.evaluation.protocol import evaluate as evaluate_model
 from gerec.models.popularity import Popularity
@@ -38,16 +40,21 @@ def evaluate(ws: Workspace, models: list[str] | None = None, split: str = "test"
     names = [f"{metric}@{k}" for metric in METRICS for k in KS]  # table order: by metric, then K
     rows = []
     for model in models:
-        per_variant = {}
+        per_variant, users, shares = {}, None, {}
         for variant in VARIANTS:
             folder = ws.model_dir(variant, model)
             if not (folder / "model.safetensors").exists():
                 continue
             net = load_checkpoint(folder, device)
-            per_variant[variant] = evaluate_model(net, seqs, split, max_len=int(net.config.max_len),
-                                                  batch_size=batch_size).per_user
+            result = evaluate_model(net, seqs, split, max_len=int(net.config.max_len), batch_size=batch_size)
+            per_variant[variant], users = result.per_user, result.users
+            if net.attributes:
+                shares[variant] = attribute_shares(net, seqs, split, batch_size=batch_size)
         if per_variant:
-            rows.append(comparison_row(model, per_variant, names, n_boot, seed))
+            row = comparison_row(model, per_variant, names, n_boot, seed)
+            row["breakdown"] = breakdown(per_variant, bucket_labels(seqs, users, split), names, n_boot, seed)
+            row["attribution"] = shares
+            rows.append(row)
     popular = evaluate_model(Popularity.fit(seqs), seqs, split, batch_size=batch_size).per_user
     intervals, _ = bootstrap({n: popular[n] for n in names}, n_boot, seed)  # the same resampled users
     results = {"dataset": dataset_name(ws), "split": split, "bootstrap": n_boot, "metrics": names,
@@ -61,5 +68,5 @@ def write_results(ws: Workspace, results: dict[str, Any]) -> None:
     """``reports/results.json`` (everything) and ``results.md`` (the table), atomically."""
     write_json(ws.results_path, results)
     with atomic_file(ws.results_path.with_suffix(".md")) as tmp:
-        tmp.write_text(markdown(results), encoding="utf-8")
+        tmp.write_text(markdown(results) + breakdown_markdown(results), encoding="utf-8")
 

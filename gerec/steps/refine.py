@@ -5,7 +5,10 @@
 
 - ``refined`` (the method): ``[ĝ (m, frozen) ; r (d − m, trainable)]`` plus user vectors ``β·g_u``;
 - ``reduced`` (ablation, no language model): ``[z (m, trainable, random) ; r (d − m, trainable)]``;
-- ``guided`` (ablation, no base model): ``[ĝ (m, frozen) ; z (d − m, trainable, random)]`` plus ``β·g_u``.
+- ``guided`` (ablation, no base model): ``[ĝ (m, frozen) ; z (d − m, trainable, random)]`` plus ``β·g_u``;
+- ``shuffled`` (control): as ``refined``, with the item scores permuted across items and the user
+  scores across users — if it matches ``refined``, the language model's *content* is not the reason;
+- ``nouser`` (control): as ``refined`` with no user guided term (β = 0): what the user vectors add.
 
 ``reduced`` differs from ``refined`` only in what fills the attribute dimensions, so the
 gap between them is what the language model adds.
@@ -61,6 +64,8 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
     guided = vectors(frame, "item_attributes__vector", item_ids, "item_id")  # (n, m) scores 1–9
     m = guided.shape[1]
     rng = np.random.default_rng(seed)
+    if variant == "shuffled":
+        guided = guided[rng.permutation(n_items)]  # every item gets another item's scores
     if variant == "guided":
         latent = (rng.standard_normal((n_items, dim - m)) * dim ** -0.5).astype(np.float32)
         reduction = "none (random latent part)"
@@ -82,13 +87,16 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
         random = (rng.standard_normal((n_items, m)) * _scale(latent)).astype(np.float32)
         return Refinement(torch.zeros(n_items + 1, 0), _with_padding(np.concatenate([random, latent], axis=1)),
                           None, beta, info)
+    if variant == "nouser":
+        return Refinement(_with_padding(item_norm.apply(guided)), _with_padding(latent), None, 0.0, info)
     user_ids = np.arange(1, n_users + 1)
     users = read_offline(ws, ["user_attributes:vector"], {"user_id": user_ids})
     scored = users.dropna(subset=["vector"])
     user_scores = np.stack(scored["vector"].map(lambda v: np.asarray(v, np.float32)).to_numpy())
     user_norm = Normalizer.fit(user_scores, normalization, scale)
     initial = np.zeros((n_users + 1, m), dtype=np.float32)  # a user the language model never saw starts at 0
-    initial[scored["user_id"].to_numpy()] = user_norm.apply(user_scores)
+    rows = scored["user_id"].to_numpy()
+    initial[rng.permutation(rows) if variant == "shuffled" else rows] = user_norm.apply(user_scores)
     info["user_normalization"] = user_norm.to_dict()
     return Refinement(_with_padding(item_norm.apply(guided)), _with_padding(latent), torch.from_numpy(initial),
                       beta, info)

@@ -1,0 +1,102 @@
+"""The evaluation protocol's arms, breakdowns and attribution (PROTOCOL.md), built as they claim."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from gerec import Workspace
+from gerec.artifacts import read_json, sha256_file
+from gerec.evaluation.breakdown import bucket_labels
+from gerec.steps.base import continue_base
+from gerec.steps.data import sequences
+from gerec.steps.evaluate import evaluate
+from gerec.steps.features import apply, materialize
+from gerec.steps.refine import refinement_from_store, train_refined
+from gerec_cli.main import app
+
+from small_workspace import DIM
+
+
+@pytest.fixture
+def stored(fresh: Workspace) -> Workspace:
+    apply(fresh)
+    materialize(fresh, show_progress=False)
+    return fresh
+
+
+def _same_rows(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """The same rows in any order (up to float rounding: normalization sums in another order)."""
+    key = lambda t: t.numpy()[np.lexsort(np.round(t.numpy(), 3).T[::-1])]  # noqa: E731
+    return a.shape == b.shape and np.allclose(key(a), key(b), atol=1e-4)
+
+
+def test_shuffled_arm_permutes_the_real_scores(stored: Workspace) -> None:
+    real = refinement_from_store(stored, "sasrec", "refined", DIM)
+    shuffled = refinement_from_store(stored, "sasrec", "shuffled", DIM)
+    assert _same_rows(shuffled.frozen[1:], real.frozen[1:])  # the same scores ...
+    assert not torch.equal(shuffled.frozen[1:], real.frozen[1:])  # ... on other items
+    scored = real.users[1:].abs().sum(1) > 0
+    assert _same_rows(shuffled.users[1:][scored], real.users[1:][scored])
+    assert not torch.equal(shuffled.users, real.users)
+    assert torch.equal(shuffled.trainable, real.trainable)  # everything else equal
+    nouser = refinement_from_store(stored, "sasrec", "nouser", DIM)
+    assert nouser.users is None and torch.equal(nouser.frozen, real.frozen)
+
+
+def test_continued_arm_starts_from_base_and_gets_the_refined_epochs(stored: Workspace) -> None:
+    with pytest.raises(Exception, match="train `refined-sasrec` first"):
+        continue_base(stored, "sasrec", show_progress=False)
+    refined = train_refined(stored, "sasrec", "refined", {"epochs": 3, "patience": 1}, show_progress=False)
+    continued = continue_base(stored, "sasrec", show_progress=False)
+    assert continued.epochs == refined.epochs
+    meta = read_json(stored.model_dir("continued", "sasrec") / "config.json")
+    assert meta["warm_start"] == sha256_file(stored.model_dir("base", "sasrec") / "model.safetensors")
+    base = read_json(stored.model_dir("base", "sasrec") / "config.json")
+    assert meta["model"] == base["model"] and meta["train"]["lr"] == base["train"]["lr"]  # same settings
+
+
+def test_buckets_cover_the_test_set_and_gains_have_a_headline(stored: Workspace) -> None:
+    for variant in ("refined", "reduced", "shuffled"):
+        train_refined(stored, "sasrec", variant, {"epochs": 1}, show_progress=False)
+    results = evaluate(stored, ["sasrec"], n_boot=200)
+    (row,) = results["rows"]
+    users = row["users"]
+    for dimension, buckets in row["breakdown"].items():
+        assert sum(b["users"] for b in buckets.values()) == users, dimension  # every test event in one bucket
+        assert abs(sum(b["share"] for b in buckets.values()) - 1) < 1e-9
+    assert row["headline"]["control"] in ("base", "reduced")
+    assert set(row["gains"]) >= {"refined_vs_base", "refined_vs_reduced", "refined_vs_shuffled"}
+    share = row["attribution"]["refined"]
+    assert 0 <= share["mean_share"] <= 1 and set(share["importance"]) == set(stored.guided_manifest()["attributes"])
+    md = (stored.reports_dir / "results.md").read_text()
+    assert "by the test item's training events" in md and "share of test events" in md
+
+
+def test_bucket_labels_by_hand() -> None:
+    from gerec.data.sequences import Sequences
+
+    # user 1: 30 events of items 1..30 then item 1 again (seen 1× in train); user 2: 3 events, target item 40
+    users = np.array([1] * 32 + [2] * 3)
+    items = np.array(list(range(1, 31)) + [5, 1] + [2, 3, 40])
+    seqs = Sequences.from_arrays(users, items, 2, 40)
+    labels = bucket_labels(seqs, np.array([1, 2]), "test")
+    assert labels["item_events"].tolist() == ["1–4", "0"]  # item 1: once in train; item 40: never
+    assert labels["history_length"].tolist() == ["> 20", "≤ 5"]
+
+
+def test_cli_arms(stored: Workspace) -> None:
+    runner = CliRunner()
+    root = ["--workspace", str(stored.root), "--threads", "1"]
+    for args in (["refine", "train", "--variant", "nouser", "--set", "epochs=1", "--quiet"],
+                 ["base", "continue", "--epochs", "1", "--quiet"]):
+        result = runner.invoke(app, root + args)
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, root + ["evaluate", "--bootstrap", "100", "--json"])
+    assert result.exit_code == 0, result.output
+    assert {"base", "continued", "nouser"} <= set(json.loads(result.stdout)["rows"][0]["variants"])
+    assert len(sequences(stored).users) == stored.data_manifest()["final"]["users"]
