@@ -123,7 +123,7 @@ def main() -> None:
 
         for _ in range(120):
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.5)

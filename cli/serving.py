@@ -134,7 +134,8 @@ def serve(
     api_key: Annotated[Optional[str], typer.Option(envvar="GEREC_API_KEY", help="Require this X-API-Key header.")] = None,
     workers: Annotated[int, typer.Option(help="Server processes (each loads the model and index).")] = 1,
 ) -> None:
-    """Serve /recommend, /similar, /explain and /healthz over HTTP (OpenAPI docs at /docs)."""
+    """Serve /recommend (+ /recommend/batch), /similar, /explain, /livez, /readyz and /metrics over HTTP
+    (OpenAPI docs at /docs)."""
     import os
 
     import uvicorn
@@ -145,7 +146,11 @@ def serve(
     if not api_key and not _loopback(host):
         err_console.print(f"[yellow]warning:[/] serving on {host} without an API key: anyone who can reach it can "
                           "query it (set --api-key or GEREC_API_KEY)", highlight=False)
-    load_recommender(ws, index, device(ctx), with_store=False)  # a missing or damaged index fails here, clearly
+    if (ws.index_dir(index) / "manifest.json").exists():
+        load_recommender(ws, index, device(ctx), with_store=False)  # a damaged index fails here, clearly
+    else:
+        err_console.print(f"[yellow]warning:[/] no index '{index}' yet: /readyz answers 503 until `gerec index "
+                          "build` publishes it; the service loads it then, without a restart", highlight=False)
     threads = ctx.find_root().params.get("threads")
     os.environ.update({"GEREC_WORKSPACE": str(ws.root), "GEREC_INDEX": index, "GEREC_API_KEY": api_key or "",
                        **({"GEREC_THREADS": str(threads)} if threads else {}),

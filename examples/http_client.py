@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     client = Client(args.url, args.api_key)
 
-    health = client.call("/healthz")
+    health = client.call("/readyz")
     print(f"service up: {health['items']} items, {health['kind']} index, attributes: {', '.join(health['attributes'])}")
 
     answer = client.call("/recommend", {"user_id": args.user, "k": 3})
@@ -63,6 +63,9 @@ def main() -> None:
 
     new_user = client.call("/recommend", body={"history": [first], "k": 2})  # POST: a history, no user id
     print("a new user who liked it: " + "; ".join(i["title"] for i in new_user["items"]))
+    attribute = health["attributes"][0]
+    steered = client.call("/recommend", body={"user_id": args.user, "k": 3, "steer": {attribute: 1.0}})
+    print(f"more {attribute}: " + "; ".join(i["title"] for i in steered["items"]))
     try:
         client.call("/similar", {"item_id": 10**9})
     except RuntimeError as err:

@@ -100,3 +100,14 @@ def test_cli_arms(stored: Workspace) -> None:
     assert result.exit_code == 0, result.output
     assert {"base", "continued", "nouser"} <= set(json.loads(result.stdout)["rows"][0]["variants"])
     assert len(sequences(stored).users) == stored.data_manifest()["final"]["users"]
+
+
+def test_a_row_stopped_by_a_wall_budget_is_marked_and_not_compared() -> None:
+    from gerec.evaluation.compare import comparison_row, table_rows
+
+    rng = np.random.default_rng(0)
+    per_variant = {v: {"NDCG@10": rng.uniform(0, 1, 50)} for v in ("base", "reduced", "refined")}
+    row = comparison_row("sasrec", per_variant, ["NDCG@10"], 100, 0, frozenset({"base"}))
+    assert set(row["gains"]) == {"refined_vs_reduced"} and row["headline"]["control"] == "reduced"
+    labels = [r[2] for r in table_rows({"dataset": "d", "rows": [row]}, ["NDCG@10"])]
+    assert "base (time budget: not compared)" in labels

@@ -97,11 +97,11 @@ def test_a_broken_registry_is_repaired_and_health_fails_while_the_store_cannot_a
     (ws.feature_store_dir / "online.db").unlink()  # an empty online store: nobody's features
     manifest = ws.index_dir("refined-sasrec") / "manifest.json"
     client = TestClient(create_app(lambda: load_recommender(ws), manifest))
-    health = client.get("/healthz")
+    health = client.get("/readyz")
     assert health.status_code == 503 and "materialize" in health.json()["detail"]
     assert client.get("/recommend", params={"user_id": 5}).status_code == 503
     assert _cli(ws, "features", "materialize", "--full", "--quiet").exit_code == 0
-    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
 
 
 # 3 -------------------------------------------------------------------------------------------

@@ -154,7 +154,7 @@ def test_http_service_endpoints_and_errors(served: Path) -> None:
     manifest = ws.index_dir("refined-sasrec") / "manifest.json"
     client = TestClient(create_app(lambda: load_recommender(ws, "refined-sasrec"), manifest, api_key="s3cret"))
     key = {"X-API-Key": "s3cret"}
-    assert client.get("/healthz").json()["items"] == N_ITEMS
+    assert client.get("/readyz").json()["items"] == N_ITEMS and client.get("/livez").status_code == 200
     assert client.get("/recommend", params={"user_id": 1, "k": 3}).status_code == 401
     body = client.get("/recommend", params={"user_id": 1, "k": 3}, headers=key).json()
     assert len(body["items"]) == 3 and not body["cold_start"] and "reasons" in body["items"][0]
@@ -181,10 +181,11 @@ def test_http_service_endpoints_and_errors(served: Path) -> None:
         assert "detail" in response.json()
     assert "/recommend" in client.get("/openapi.json").json()["paths"]
     # a rebuild is picked up without a restart
-    before = client.get("/healthz").json()["index"]
+    before = client.get("/readyz").json()["built_at"]
     build_model_index(ws, "sasrec", "refined", kind="hnsw", recall_floor=0.5)
-    assert client.get("/healthz").json()["kind"] == "hnsw"
-    assert client.get("/healthz").json()["index"] >= before
+    assert client.get("/recommend", params={"user_id": 1}, headers=key).status_code == 200  # a request reloads
+    assert client.get("/readyz").json()["kind"] == "hnsw"
+    assert client.get("/readyz").json()["built_at"] >= before
     build_model_index(ws, "sasrec", "refined")
 
 
@@ -206,7 +207,10 @@ def test_cli_index_recommend_similar_explain(served: Path, tmp_path: Path) -> No
     assert out.exit_code == 1 and "gerec refine train --model sasrec" in out.output
 
 
-def test_gerec_serve_runs_on_loopback(served: Path) -> None:
+def test_gerec_serve_runs_on_loopback(served: Path, tmp_path: Path) -> None:
+    """A real `gerec serve` process: ready only once its index exists, batching answers as single
+    requests do, metrics count what was served, steering moves the named attribute's share."""
+    import shutil
     import socket
     import subprocess
     import sys
@@ -214,31 +218,70 @@ def test_gerec_serve_runs_on_loopback(served: Path) -> None:
 
     import httpx
 
+    ws_root = tmp_path / "ws"
+    shutil.copytree(served, ws_root, symlinks=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "gerec_cli", "--workspace", str(served), "--threads", "1", "serve",
-                               "--port", str(port), "--api-key", "k"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    key = {"X-API-Key": "k"}
+    server = subprocess.Popen([sys.executable, "-m", "gerec_cli", "--workspace", str(ws_root), "--threads", "1", "serve",
+                               "--port", str(port), "--api-key", "k", "--index", "fresh"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         for _ in range(120):
             try:
-                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                live = httpx.get(f"{url}/livez", timeout=2)
                 break
             except httpx.TransportError:
                 assert server.poll() is None, server.stderr.read().decode()
                 time.sleep(0.5)
-        assert health.json()["items"] == N_ITEMS
-        got = httpx.get(f"http://127.0.0.1:{port}/recommend", params={"user_id": 1, "k": 2}, headers={"X-API-Key": "k"})
-        assert got.status_code == 200 and len(got.json()["items"]) == 2
+        assert live.status_code == 200
+        not_yet = httpx.get(f"{url}/readyz", timeout=5)
+        assert not_yet.status_code == 503 and "gerec index build" in not_yet.json()["detail"]
+        assert httpx.get(f"{url}/recommend", params={"user_id": 1}, headers=key).status_code == 503
+        build_model_index(Workspace.resolve(ws_root), "sasrec", "refined", name="fresh")
+        ready = httpx.get(f"{url}/readyz", timeout=30)
+        assert ready.status_code == 200 and ready.json()["items"] == N_ITEMS
+
+        singles = [httpx.post(f"{url}/recommend", json=body, headers=key).json()
+                   for body in ({"user_id": 1, "k": 3}, {"history": [3, 5], "k": 2}, {"user_id": 7, "k": 4})]
+        batch = httpx.post(f"{url}/recommend/batch", headers=key, json={"requests": [
+            {"user_id": 1, "k": 3}, {"history": [3, 5], "k": 2}, {"user_id": 7, "k": 4}]})
+        assert batch.status_code == 200
+        for one, many in zip(singles, batch.json()["answers"]):
+            assert [i["item_id"] for i in one["items"]] == [i["item_id"] for i in many["items"]]
+            assert np.allclose([i["score"] for i in one["items"]], [i["score"] for i in many["items"]], atol=1e-5)
+
+        plain = httpx.post(f"{url}/recommend", json={"user_id": 1, "k": 10}, headers=key)
+        assert plain.headers["X-Request-ID"] and plain.headers["X-Index-Version"] and plain.headers["X-Model-Version"]
+        import pyarrow.parquet as pq
+
+        scores = pq.read_table(Workspace.resolve(ws_root).item_attributes_path).to_pandas().set_index("item_id")
+        humor = lambda answer: np.mean([scores.loc[i["item_id"], "humor"] for i in answer["items"]])  # noqa: E731
+        more = httpx.post(f"{url}/recommend", json={"user_id": 1, "k": 10, "steer": {"humor": 5}}, headers=key).json()
+        less = httpx.post(f"{url}/recommend", json={"user_id": 1, "k": 10, "steer": {"humor": -5}}, headers=key).json()
+        # the recommended items get funnier / less funny
+        assert humor(less) <= humor(plain.json()) <= humor(more) and humor(less) < humor(more)
+        for item in more["items"]:  # still an exact split of the (steered) score
+            assert abs(sum(item["attributes"].values()) + item["latent"] - item["score"]) < 1e-4
+        only = httpx.post(f"{url}/recommend", json={"user_id": 1, "k": 5, "include": [2, 3, 4]}, headers=key).json()
+        assert {i["item_id"] for i in only["items"]} <= {2, 3, 4}
+        bad = httpx.post(f"{url}/recommend", json={"user_id": 1, "steer": {"no such": 1}}, headers=key)
+        assert bad.status_code == 400 and "unknown attribute" in bad.json()["detail"]
+
+        metrics = httpx.get(f"{url}/metrics").text
+        served_ok = [line for line in metrics.splitlines()
+                     if line.startswith('gerec_requests_total{endpoint="/recommend",status="200"}')]
+        assert served_ok and float(served_ok[0].split()[-1]) == 7  # 3 singles, plain, more, less, only
+        assert 'gerec_stage_seconds_count{stage="model"}' in metrics and "gerec_index_items 120.0" in metrics
+
         example = Path(__file__).resolve().parents[1] / "examples" / "http_client.py"  # the client users copy
-        out = subprocess.run([sys.executable, str(example), f"http://127.0.0.1:{port}", "--api-key", "k"],
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run([sys.executable, str(example), url, "--api-key", "k"], capture_output=True, text=True,
+                             timeout=120)
         assert out.returncode == 0, out.stderr
-        assert "top 3 for user 1:" in out.stdout and "explain " in out.stdout
+        assert "top 3 for user 1:" in out.stdout and "explain " in out.stdout and "more " in out.stdout
         assert "unknown item → /similar: HTTP 404" in out.stdout
     finally:
         server.terminate()
         server.wait(timeout=30)
-    bad = subprocess.run([sys.executable, "-m", "gerec_cli", "--workspace", str(served), "serve", "--index", "nope"],
-                         capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 1 and "gerec index build" in bad.stderr

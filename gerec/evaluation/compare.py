@@ -53,21 +53,26 @@ def relative_change(new: np.ndarray, old: np.ndarray, idx: np.ndarray) -> Interv
 
 
 def comparison_row(model: str, per_variant: dict[str, dict[str, np.ndarray]], names: list[str], n_boot: int,
-                   seed: int) -> dict[str, Any]:
+                   seed: int, budgeted: frozenset[str] = frozenset()) -> dict[str, Any]:
     """One model's variants (per-user metric arrays, same users in the same order) with their
-    intervals and the relative gains of :data:`GAINS`, all from one set of resampled users."""
+    intervals and the relative gains of :data:`GAINS`, all from one set of resampled users.
+
+    ``budgeted`` variants stopped on a wall-clock budget, not by early stopping: they are shown
+    (marked) but enter no gain and no headline — a budget is not convergence.
+    """
     row: dict[str, Any] = {"model": model, "users": int(len(next(iter(per_variant.values()))[names[0]])),
-                           "variants": {}, "gains": {}}
+                           "variants": {}, "gains": {}, "budgeted": sorted(budgeted)}
     idx = None
     for variant, per_user in per_variant.items():
         intervals, idx = bootstrap({n: per_user[n] for n in names}, n_boot, seed)
         row["variants"][variant] = {n: iv.to_dict() for n, iv in intervals.items()}
+    compared = {v for v in per_variant if v not in budgeted}
     for new, old in GAINS:
-        if new in per_variant and old in per_variant and idx is not None:
+        if new in compared and old in compared and idx is not None:
             row["gains"][f"{new}_vs_{old}"] = {
                 n: relative_change(per_variant[new][n], per_variant[old][n], idx).to_dict() for n in names}
-    controls = [c for c in CONTROLS if c in per_variant]
-    if "refined" in per_variant and controls:  # the headline: refined vs the strongest control
+    controls = [c for c in CONTROLS if c in compared]
+    if "refined" in compared and controls:  # the headline: refined vs the strongest control
         strongest = max(controls, key=lambda c: float(per_variant[c][HEADLINE].mean()))
         row["headline"] = {"control": strongest, "gain": row["gains"][f"refined_vs_{strongest}"]}
     return row
@@ -92,7 +97,8 @@ def table_rows(results: dict[str, Any], metrics: list[str] | tuple[str, ...]) ->
                      *(interval_text(results["popularity"][m]) for m in metrics)])
     for row in results["rows"]:
         for variant, values in row["variants"].items():
-            rows.append([results["dataset"], row["model"], LABELS[variant], *(interval_text(values[m]) for m in metrics)])
+            label = LABELS[variant] + (" (time budget: not compared)" if variant in row.get("budgeted", ()) else "")
+            rows.append([results["dataset"], row["model"], label, *(interval_text(values[m]) for m in metrics)])
         for gain, values in row["gains"].items():
             new, old = gain.split("_vs_")
             rows.append([results["dataset"], row["model"], f"{LABELS[new]} vs {LABELS[old]}",

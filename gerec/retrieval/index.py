@@ -82,30 +82,62 @@ class ItemIndex:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
-    def search(self, queries: np.ndarray, k: int, exclude: list[set[int]] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` (ids, scores) per query row, skipping each row's ``exclude`` ids; ids are -1
-        where fewer than ``k`` items remain."""
+    def search(self, queries: np.ndarray, k: int, exclude: list[set[int]] | None = None,
+               include: list[set[int] | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (ids, scores) per query row among each row's ``include`` ids (default: all)
+        minus its ``exclude`` ids; ids are -1 where fewer than ``k`` items remain.
+
+        Filtering happens inside FAISS (search-time id selectors), so a long exclusion list costs
+        no over-fetching and an include list never returns a neighbour outside it.
+        """
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise RetrievalError(f"queries have width {queries.shape[-1]}, the index {self.dim}")
-        extra = max((len(e) for e in exclude), default=0) if exclude else 0
-        depth = min(k + extra, len(self))
-        scores, rows = self.index.search(queries, depth)  # (B, depth)
         out_ids = np.full((len(queries), k), -1, dtype=np.int64)
         out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        for b in range(len(queries)):
+        include = include or [None] * len(queries)  # type: ignore[list-item]
+        plain = [b for b in range(len(queries)) if not (exclude and exclude[b]) and include[b] is None]
+        if plain:  # no filter: one batched search
+            scores, rows = self.index.search(queries[plain], min(k, len(self)))
+            for j, b in enumerate(plain):
+                self._fill(out_ids[b], out_scores[b], rows[j], scores[j])
+        for b in sorted(set(range(len(queries))) - set(plain)):
             skip = exclude[b] if exclude else set()
-            keep = [(self.ids[r], s) for r, s in zip(rows[b], scores[b]) if r >= 0 and int(self.ids[r]) not in skip][:k]
-            if keep:
-                out_ids[b, : len(keep)] = [i for i, _ in keep]
-                out_scores[b, : len(keep)] = [s for _, s in keep]
+            if include[b] is not None:  # an explicit list: scored exactly (an approximate graph can miss its members)
+                rows = np.array(sorted({self.lookup[i] for i in include[b] if i in self.lookup and i not in skip}),
+                                dtype=np.int64)
+                scores = self.vectors_of_rows(rows) @ queries[b] if len(rows) else np.zeros(0, np.float32)
+                top = np.argsort(-scores, kind="stable")[:k]
+                self._fill(out_ids[b], out_scores[b], rows[top], scores[top])
+                continue
+            scores, rows = self.index.search(queries[b:b + 1], min(k, len(self)), params=self._params(skip))
+            self._fill(out_ids[b], out_scores[b], rows[0], scores[0])
         return out_ids, out_scores
+
+    def _fill(self, ids: np.ndarray, scores: np.ndarray, rows: np.ndarray, found: np.ndarray) -> None:
+        keep = rows >= 0
+        ids[: keep.sum()] = self.ids[rows[keep]]
+        scores[: keep.sum()] = found[keep]
+
+    def _params(self, exclude: set[int]) -> Any:
+        """FAISS search parameters whose id selector leaves out the rows of ``exclude``."""
+        faiss = _faiss()
+        skip = np.array([self.lookup[i] for i in exclude if i in self.lookup], dtype=np.int64)
+        selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(skip))
+        if isinstance(self.index, faiss.IndexHNSW):
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=128)
+        if isinstance(self.index, faiss.IndexIVF):
+            return faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe)
+        return faiss.SearchParameters(sel=selector)
 
     def vectors(self, item_ids: np.ndarray) -> np.ndarray:
         """The stored vectors of ``item_ids`` (for similar-item queries and explanations)."""
-        rows = self.rows(item_ids)
-        return np.stack([self.index.reconstruct(int(r)) for r in rows]) if len(rows) else np.zeros((0, self.dim))
+        return self.vectors_of_rows(self.rows(item_ids))
+
+    def vectors_of_rows(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.index.reconstruct(int(r)) for r in rows]).astype(np.float32)
 
     def rows(self, item_ids: np.ndarray) -> np.ndarray:
         missing = [int(i) for i in item_ids if int(i) not in self.lookup]

@@ -13,8 +13,11 @@ sequence encoder's state alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,6 +58,16 @@ class Recommender:
     n_users: int
     popular: np.ndarray
     recent: Callable[[int], list[int] | None] | None = None
+    # (stage, seconds) of each feature read, model pass, search and explanation: metrics hook
+    observe: Callable[[str, float], None] = field(default=lambda stage, seconds: None, repr=False)
+
+    @contextlib.contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.observe(stage, time.perf_counter() - started)
 
     @property
     def attributes(self) -> list[str]:
@@ -136,7 +149,8 @@ class Recommender:
         know. A known user the store lacks is an error: never silently treated as a new user."""
         if self.recent is None or not self.known(user_id):
             return None
-        stored = self.recent(user_id)
+        with self._timed("feature read"):
+            stored = self.recent(user_id)
         if not stored:
             raise MissingFeatures(f"user {user_id} is in the dataset but not in the online feature store: "
                                   "materialize it (`gerec features materialize`)")
@@ -171,7 +185,7 @@ class Recommender:
             rows.append(model_items[-max_len:])
         width = max(len(r) for r in rows)
         padded = torch.tensor([[0] * (width - len(r)) + r for r in rows], device=self.model.device)  # (B, L) left-padded
-        with torch.inference_mode():
+        with torch.inference_mode(), self._timed("model"):
             hidden = self.model.encode(self.model.query_inputs(padded))[:, -1]  # (B, d)
             if self.model.user_guided is not None:
                 ids = torch.tensor([u if u is not None else 0 for u in users], device=hidden.device)  # row 0: g = 0
@@ -185,10 +199,37 @@ class Recommender:
         self.check_k(k)
         extra = set(int(i) for i in filter_items or [])
         exclude = [(set(h) if filter_history else set()) | extra for h in histories]
-        return self.index.search(self.queries(histories, users), k, exclude=exclude)
+        return self.find(self.queries(histories, users), k, exclude)
+
+    def find(self, queries: np.ndarray, k: int, exclude: list[set[int]],
+             include: list[set[int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The index search, timed."""
+        with self._timed("search"):
+            return self.index.search(queries, k, exclude=exclude, include=include)
+
+    def steer(self, query: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+        """``query`` shifted along named attributes: ``q[a] += w_a · s`` with ``s`` the mean size of
+        the query's attribute coordinates, so ``{"humor": 1}`` about doubles humor's pull and
+        ``{"darkness": -1}`` cancels darkness's. Scores stay one inner product, so the
+        per-attribute explanation of a steered recommendation is as exact as any other."""
+        unknown = [a for a in weights if a not in self.attributes]
+        if unknown:
+            raise RequestError(f"unknown attribute '{unknown[0]}'; this index explains "
+                               f"{', '.join(self.attributes) or 'no attributes'}")
+        if not all(math.isfinite(w) and abs(w) <= 100 for w in weights.values()):
+            raise RequestError("steering weights must be finite numbers between -100 and 100")
+        steered = query.copy()
+        scale = float(np.abs(query[: self.m]).mean()) if self.m else 0.0
+        for attribute, weight in weights.items():
+            steered[self.attributes.index(attribute)] += weight * (scale or 1.0)
+        return steered
 
     def contributions(self, query: np.ndarray, item_ids: list[int]) -> list[dict[str, Any]]:
         """Per-attribute split of ``<q, e_i>`` for each item (exact: parts sum to the score)."""
+        with self._timed("explanation"):
+            return self._contributions(query, item_ids)
+
+    def _contributions(self, query: np.ndarray, item_ids: list[int]) -> list[dict[str, Any]]:
         vectors = self.index.vectors(np.asarray(item_ids))
         out = []
         for item, vector in zip(item_ids, vectors):

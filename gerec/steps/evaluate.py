@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gerec.artifacts import atomic_file, write_json
+from gerec.artifacts import atomic_file, read_json, write_json
 from gerec.config import check
 from gerec.evaluation.attribution import attribute_shares
 from gerec.evaluation.breakdown import breakdown, bucket_labels
@@ -40,7 +40,7 @@ def evaluate(ws: Workspace, models: list[str] | None = None, split: str = "test"
     names = [f"{metric}@{k}" for metric in METRICS for k in KS]  # table order: by metric, then K
     rows = []
     for model in models:
-        per_variant, users, shares = {}, None, {}
+        per_variant, users, shares, budgeted = {}, None, {}, set()
         for variant in VARIANTS:
             folder = ws.model_dir(variant, model)
             if not (folder / "model.safetensors").exists():
@@ -48,10 +48,12 @@ def evaluate(ws: Workspace, models: list[str] | None = None, split: str = "test"
             net = load_checkpoint(folder, device)
             result = evaluate_model(net, seqs, split, max_len=int(net.config.max_len), batch_size=batch_size)
             per_variant[variant], users = result.per_user, result.users
+            if read_json(folder / "metrics.json").get("stopped") == "time budget":
+                budgeted.add(variant)
             if net.attributes:
                 shares[variant] = attribute_shares(net, seqs, split, batch_size=batch_size)
         if per_variant:
-            row = comparison_row(model, per_variant, names, n_boot, seed)
+            row = comparison_row(model, per_variant, names, n_boot, seed, frozenset(budgeted))
             row["breakdown"] = breakdown(per_variant, bucket_labels(seqs, users, split), names, n_boot, seed)
             row["attribution"] = shares
             rows.append(row)
