@@ -285,3 +285,30 @@ def test_gerec_serve_runs_on_loopback(served: Path, tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_concurrent_requests_are_batched_and_answered_as_alone(served: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ws = Workspace.resolve(served)
+    manifest = ws.index_dir("refined-sasrec") / "manifest.json"
+    alone = TestClient(create_app(lambda: load_recommender(ws), manifest, max_batch=1))
+    batched = TestClient(create_app(lambda: load_recommender(ws), manifest, max_batch=32, max_wait=0.05))
+    users = list(range(1, 41))
+    expected = {u: alone.get("/recommend", params={"user_id": u, "k": 5}).json()["items"] for u in users}
+
+    def batch_sizes() -> tuple[float, float]:
+        lines = batched.get("/metrics").text.splitlines()
+        value = lambda name: float(next(line for line in lines if line.startswith(name)).split()[-1])  # noqa: E731
+        return value("gerec_batch_size_count"), value("gerec_batch_size_sum")
+
+    count0, total0 = batch_sizes()
+    with ThreadPoolExecutor(16) as pool:
+        got = dict(zip(users, pool.map(lambda u: batched.get("/recommend", params={"user_id": u, "k": 5}).json(), users)))
+    for u in users:
+        assert [i["item_id"] for i in got[u]["items"]] == [i["item_id"] for i in expected[u]]
+    count, total = batch_sizes()
+    assert total - total0 == 40 and count - count0 < 40  # some of the 40 requests shared a model pass
+    assert batched.get("/recommend", params={"user_id": 1, "k": 5000}).status_code == 422
+    bad = batched.post("/recommend", json={"history": [1, 99999]})
+    assert bad.status_code == 404  # one bad request in a batch gets its own error

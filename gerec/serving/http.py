@@ -37,6 +37,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from pydantic import BaseModel, Field, StrictFloat, StrictInt, model_validator
 
 from gerec.serving import answers
+from gerec.serving.batching import Batcher
 from gerec.serving.recommender import MAX_K, Recommender, RequestError
 
 logger = logging.getLogger("gerec.serve")
@@ -198,6 +199,8 @@ class Metrics:
                                 buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5))
         self.reloads = Counter("gerec_index_reloads", "index reloads", ["outcome"], registry=self.registry)
         self.items = Gauge("gerec_index_items", "items in the loaded index", registry=self.registry)
+        self.batches = Histogram("gerec_batch_size", "requests answered per model pass (micro-batching)",
+                                 registry=self.registry, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
 
 
 def _versions(rec: Recommender) -> dict[str, str]:
@@ -207,8 +210,11 @@ def _versions(rec: Recommender) -> dict[str, str]:
             "model": str(manifest.get("source", {}).get("model_sha256", ""))[:12]}
 
 
-def create_app(load: Callable[[], Recommender], manifest: Path, api_key: str | None = None) -> Any:
-    """The service for the recommender ``load`` returns; ``manifest`` is the index's manifest.json."""
+def create_app(load: Callable[[], Recommender], manifest: Path, api_key: str | None = None,
+               max_batch: int = 32, max_wait: float = 0.003) -> Any:
+    """The service for the recommender ``load`` returns; ``manifest`` is the index's manifest.json.
+    Concurrent single requests are answered in micro-batches of up to ``max_batch``, waiting at
+    most ``max_wait`` seconds for company (``max_batch=1``: no batching)."""
     metrics = Metrics()
 
     def observed() -> Recommender:
@@ -218,6 +224,7 @@ def create_app(load: Callable[[], Recommender], manifest: Path, api_key: str | N
         return rec
 
     current = Current(observed, manifest, lambda outcome: metrics.reloads.labels(outcome).inc())
+    batcher = Batcher(current.get, max_batch, max_wait, metrics.batches.observe)
     app = FastAPIOffline(title="gerec", description="Recommendations with per-attribute reasons.", version="0.1.0")
     app.add_middleware(BodyLimit)
 
@@ -278,12 +285,12 @@ def create_app(load: Callable[[], Recommender], manifest: Path, api_key: str | N
     @app.get("/recommend", dependencies=guarded, responses={k: ERRORS[k] for k in (401, 404, 503)})
     def recommend(user_id: Annotated[int, Query(ge=0, le=2**63 - 1, description="A user id.")],
                   k: KParam = 10) -> dict[str, Any]:
-        return answers.recommendations(current.get(), user_id=user_id, k=k)
+        return batcher.answer(answers.Ask(user_id=user_id, k=k))
 
     @app.post("/recommend", dependencies=guarded, responses={k: ERRORS[k] for k in (401, 404, 413, 503)})
     def recommend_history(body: RecommendRequest) -> dict[str, Any]:
         """A user and/or a history; optional steering along named attributes and include/exclude lists."""
-        return answers.recommend_many(current.get(), [body.ask()])[0]
+        return batcher.answer(body.ask())
 
     @app.post("/recommend/batch", dependencies=guarded, responses={k: ERRORS[k] for k in (401, 404, 413, 503)})
     def recommend_batch(body: BatchRequest) -> dict[str, Any]:
