@@ -231,7 +231,7 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     if init is not None:
         model.load_state_dict(load_file(str(init / "model.safetensors")))
     popularity = Popularity.fit(seqs)
-    if model_config.sampler == "popularity":
+    if model_config.loss == "sampled" and model_config.sampler == "popularity":
         model.set_item_counts(popularity.counts)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
