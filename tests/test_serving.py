@@ -262,7 +262,7 @@ def test_gerec_serve_runs_on_loopback(served: Path, tmp_path: Path) -> None:
         more = httpx.post(f"{url}/recommend", json={"user_id": 1, "k": 10, "steer": {"humor": 5}}, headers=key).json()
         less = httpx.post(f"{url}/recommend", json={"user_id": 1, "k": 10, "steer": {"humor": -5}}, headers=key).json()
         # the recommended items get funnier / less funny
-        assert humor(less) <= humor(plain.json()) <= humor(more) and humor(less) < humor(more)
+        assert humor(less) <= humor(plain.json()) + 1e-4 <= humor(more) + 2e-4 and humor(less) < humor(more)
         for item in more["items"]:  # still an exact split of the (steered) score
             assert abs(sum(item["attributes"].values()) + item["latent"] - item["score"]) < 1e-4
         only = httpx.post(f"{url}/recommend", json={"user_id": 1, "k": 5, "include": [2, 3, 4]}, headers=key).json()

@@ -83,9 +83,9 @@ class SequentialModel(nn.Module):
 
     def set_item_counts(self, counts: torch.Tensor) -> None:
         """Train-split counts (n_items + 1,) for popularity-sampled negatives and their log-Q."""
-        probs = counts[1:].double() + 1.0
-        self.sampling = (probs / probs.sum()).float()
-        log_q = torch.cat([torch.zeros(1), torch.log(self.sampling * self.config.n_negatives)])
+        probs = counts[1:].double().cpu() + 1.0
+        self.sampling = (probs / probs.sum()).float()  # on the CPU, like the generator that draws from it
+        log_q = torch.cat([torch.zeros(1, device="cpu"), torch.log(self.sampling * self.config.n_negatives)])
         self.register_buffer("log_q", log_q.to(self.items.table().device), persistent=False)
 
     def refine(self, frozen: torch.Tensor, trainable: torch.Tensor, users: torch.Tensor | None, beta: float,
