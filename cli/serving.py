@@ -133,6 +133,10 @@ def serve(
     index: IndexOption = DEFAULT_INDEX,
     api_key: Annotated[Optional[str], typer.Option(envvar="GEREC_API_KEY", help="Require this X-API-Key header.")] = None,
     workers: Annotated[int, typer.Option(help="Server processes (each loads the model and index).")] = 1,
+    max_batch: Annotated[int, typer.Option(min=1, max=256, help="Concurrent requests answered by one model pass "
+                                           "(1: no micro-batching).")] = 32,
+    max_wait_ms: Annotated[float, typer.Option(min=0, max=100, help="How long a batch waits for more requests "
+                                               "(0: it takes what queued while the previous batch ran).")] = 0.0,
 ) -> None:
     """Serve /recommend (+ /recommend/batch), /similar, /explain, /livez, /readyz and /metrics over HTTP
     (OpenAPI docs at /docs)."""
@@ -153,6 +157,7 @@ def serve(
                           "build` publishes it; the service loads it then, without a restart", highlight=False)
     threads = ctx.find_root().params.get("threads")
     os.environ.update({"GEREC_WORKSPACE": str(ws.root), "GEREC_INDEX": index, "GEREC_API_KEY": api_key or "",
+                       "GEREC_MAX_BATCH": str(max_batch), "GEREC_MAX_WAIT_MS": str(max_wait_ms),
                        **({"GEREC_THREADS": str(threads)} if threads else {}),
                        **({"GEREC_DEVICE": device(ctx)} if device(ctx) else {})})
     uvicorn.run("gerec.steps.recommend:app_from_env", factory=True, host=host, port=port, workers=workers,

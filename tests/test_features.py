@@ -31,15 +31,16 @@ def test_round_trip_online_and_offline(fresh: Workspace) -> None:
     items = tables["item_attributes"]
     ids = items["item_id"].to_pylist()[:25]
     attrs = [a["name"] for a in store.attributes_of_workspace(fresh)]
-    features = [f"item_attributes:{field_name(a)}" for a in attrs] + ["item_attributes:vector"]
-    online = store.read_online(fresh, features, {"item_id": ids})
-    offline = store.read_offline(fresh, features, {"item_id": ids})
+    online = store.read_online(fresh, ["item_attributes:vector"], {"item_id": ids})
+    scores = [f"item_attribute_scores:{field_name(a)}" for a in attrs]  # per attribute: offline only
+    offline = store.read_offline(fresh, ["item_attributes:vector", *scores], {"item_id": ids})
     expected = np.stack([np.asarray(v, np.float32) for v in items["vector"].to_pylist()[:25]])
     assert np.array_equal(np.asarray(online["vector"], np.float32), expected)
     assert np.array_equal(np.stack(offline["vector"].map(np.asarray).to_numpy()).astype(np.float32), expected)
     for j, name in enumerate(attrs):
-        assert np.array_equal(np.asarray(online[field_name(name)], np.float32), expected[:, j])
         assert np.array_equal(offline[field_name(name)].to_numpy(np.float32), expected[:, j])
+    with pytest.raises(Exception, match="item_attribute_scores"):  # not materialized: never online
+        store.read_online(fresh, scores[:1], {"item_id": ids})
     recent = tables["user_recent_items"]
     got = store.read_online(fresh, ["user_recent_items:recent_items"], {"user_id": recent["user_id"].to_pylist()})
     assert got["recent_items"] == recent["recent_items"].to_pylist()
@@ -57,20 +58,26 @@ def test_point_in_time_with_two_versions(fresh: Workspace) -> None:
     t1 = datetime(2026, 1, 1, tzinfo=timezone.utc)
     t2 = t1 + timedelta(days=10)
     assert store.ingest_table(fresh.feature_store_dir, "item_attributes", items, t1) == 120
+    from gerec.features.tables import float_lists
+
+    column = [field_name(a["name"]) for a in store.attributes_of_workspace(fresh)].index("humor")
     humor = items["humor"].to_numpy().copy()
-    humor[:3] += 1.0  # a re-score changes three items
+    humor[:3] += 1.0  # a re-score changes three items: their humor field and their vector
+    vectors = np.stack([np.asarray(v, np.float32) for v in items["vector"].to_pylist()])
+    vectors[:, column] = humor
     second = items.set_column(items.schema.get_field_index("humor"), "humor", pa.array(humor))
+    second = second.set_column(second.schema.get_field_index("vector"), "vector", float_lists(vectors))
     assert store.ingest_table(fresh.feature_store_dir, "item_attributes", second, t2) == 3  # only changed rows
     keys = {"item_id": [1, 2, 3, 4]}
-    before = store.read_offline(fresh, ["item_attributes:humor"], keys, at=t1 + timedelta(days=1))
-    after = store.read_offline(fresh, ["item_attributes:humor"], keys, at=t2 + timedelta(days=1))
+    before = store.read_offline(fresh, ["item_attribute_scores:humor"], keys, at=t1 + timedelta(days=1))
+    after = store.read_offline(fresh, ["item_attribute_scores:humor"], keys, at=t2 + timedelta(days=1))
     assert np.allclose(before["humor"], items["humor"].to_numpy()[:4])
     assert np.allclose(after["humor"], humor[:4])
-    never = store.read_offline(fresh, ["item_attributes:humor"], keys, at=t1 - timedelta(days=1))
+    never = store.read_offline(fresh, ["item_attribute_scores:humor"], keys, at=t1 - timedelta(days=1))
     assert never["humor"].isna().all()  # nothing known before the first version
     store.materialize(fresh, incremental=False, views=["item_attributes"], show_progress=False)
-    online = store.read_online(fresh, ["item_attributes:humor"], keys)
-    assert np.allclose(online["humor"], humor[:4])  # the later score wins online too
+    online = store.read_online(fresh, ["item_attributes:vector"], keys)
+    assert np.allclose([v[column] for v in online["vector"]], humor[:4])  # the later score wins online too
 
 
 def test_rematerialization_is_idempotent(fresh: Workspace) -> None:
@@ -104,12 +111,12 @@ def test_interrupted_materialization_leaves_a_readable_store(fresh: Workspace, m
     monkeypatch.setattr(FeatureStore, "materialize", failing)
     with pytest.raises(KeyboardInterrupt):
         materialize(fresh, show_progress=False)
-    assert store.read_online(fresh, ["item_attributes:humor"], {"item_id": [1]})["humor"][0] is not None
-    assert store.read_online(fresh, ["user_attributes:humor"], {"user_id": [1]})["humor"][0] is None
+    assert store.read_online(fresh, ["item_attributes:vector"], {"item_id": [1]})["vector"][0] is not None
+    assert store.read_online(fresh, ["user_attributes:vector"], {"user_id": [1]})["vector"][0] is None
     monkeypatch.setattr(FeatureStore, "materialize", real)
     again = materialize(fresh, show_progress=False)
     assert again["views"]["user_attributes"]["rows"] == 80 and again["views"]["item_attributes"]["rows"] == 0
-    assert store.read_online(fresh, ["user_attributes:humor"], {"user_id": [1]})["humor"][0] is not None
+    assert store.read_online(fresh, ["user_attributes:vector"], {"user_id": [1]})["vector"][0] is not None
 
 
 def test_clear_errors(fresh: Workspace, tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def test_index_checks_checksums_widths_and_recall(tmp_path: Path) -> None:
     _random_index(tmp_path / "idx")
     with pytest.raises(RetrievalError, match="has width 8 but the model's queries have width 16"):
         load_index(tmp_path / "idx", expected_dim=16)
-    with open(tmp_path / "idx" / "ids.npy", "r+b") as fh:  # damage one byte of the id map
+    with open(tmp_path / "idx" / "index.faiss", "r+b") as fh:  # damage one byte (the id map is stored last)
         fh.seek(-1, 2)
         fh.write(b"\x7f")
     with pytest.raises(RetrievalError, match="does not match its manifest checksum"):
@@ -78,6 +78,42 @@ def test_index_checks_checksums_widths_and_recall(tmp_path: Path) -> None:
     hnsw = tmp_path / "hnsw"
     _random_index(hnsw, n=2000, d=16, kind="hnsw")
     assert load_index(hnsw).manifest["recall_at_10"] >= 0.95
+
+
+def test_ids_live_inside_the_index_and_selectors_filter_by_id(tmp_path: Path) -> None:
+    """Sparse, unordered item ids come back from FAISS itself; exclusions name items, not rows,
+    for exact and approximate indexes alike."""
+    import faiss
+
+    from gerec.artifacts import sha256_file
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((3000, 16)).astype(np.float32)
+    ids = rng.permutation(np.arange(10_000, 40_000, 10))  # sparse, shuffled ids
+    brute = vectors[:4] @ vectors.T
+    for kind in ("flat", "hnsw"):
+        build_index(tmp_path / kind, vectors, ids, [str(i) for i in ids], {}, kind)
+        assert sorted(os.listdir(tmp_path / kind)) == ["index.faiss", "items.parquet", "manifest.json"]
+        index = load_index(tmp_path / kind)
+        assert isinstance(index.index, faiss.IndexIDMap2) and index.ids.tolist() == ids.tolist()
+        exact = ids[np.argsort(-brute, axis=1)[:, :20]]  # (4, 20) true neighbours' ids
+        skip = [set(row[:5].tolist()) for row in exact]  # exclude each query's five nearest
+        found, _ = index.search(vectors[:4], 10, exclude=skip)
+        for b in range(4):
+            assert not set(found[b].tolist()) & skip[b]
+            if kind == "flat":
+                assert found[b].tolist() == exact[b, 5:15].tolist()
+            else:
+                assert len(set(found[b].tolist()) & set(exact[b, 5:15].tolist())) >= 8
+        assert np.allclose(index.vectors([ids[7], ids[3]]), vectors[[7, 3]])
+    # an index from before ids moved inside it (a bare flat index) is refused with the way out
+    flat = faiss.IndexFlatIP(16)
+    faiss.write_index(flat, str(tmp_path / "flat" / "index.faiss"))
+    manifest = json.loads((tmp_path / "flat" / "manifest.json").read_text())
+    manifest["sha256"]["index.faiss"] = sha256_file(tmp_path / "flat" / "index.faiss")
+    (tmp_path / "flat" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RetrievalError, match="older gerec.*gerec index build"):
+        load_index(tmp_path / "flat")
 
 
 def test_rebuild_is_atomic_for_a_reader(tmp_path: Path) -> None:

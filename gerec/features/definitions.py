@@ -4,6 +4,12 @@ One function builds them so that gerec's Python API and the ``feast`` CLI (run i
 feature repository whose ``definitions.py`` calls it) register exactly the same objects.
 Attribute names become snake_case field names ("story complexity" → ``story_complexity``);
 the schema's descriptions travel along as field descriptions.
+
+The online views hold only what serving and training read — one vector per entity — because
+Feast's online stores write and read one row per *field*: twelve per-attribute fields made
+materializing 100,000 items take 39 s. The per-attribute fields live in offline-only views
+(``*_attribute_scores``, ``online=False``) over the same Parquet tables, for analysis and
+point-in-time reads.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from gerec.artifacts import read_json
 from gerec.errors import GerecError
 
 TIMESTAMP = "event_timestamp"
-VIEWS = ("item_attributes", "item_base_reduced", "user_attributes", "user_recent_items")
+VIEWS = ("item_attributes", "item_base_reduced", "user_attributes", "user_recent_items")  # online, materialized
+OFFLINE_VIEWS = ("item_attribute_scores", "user_attribute_scores")  # per-attribute fields, offline only
+TABLE_OF = {**{v: v for v in VIEWS}, "item_attribute_scores": "item_attributes",
+            "user_attribute_scores": "user_attributes"}  # view → the offline table (folder) it reads
 
 
 class FeatureObjects(NamedTuple):
@@ -32,6 +41,12 @@ class FeatureObjects(NamedTuple):
     item_base_reduced_fv: FeatureView
     user_attributes_fv: FeatureView
     user_recent_items_fv: FeatureView
+    item_attribute_scores_fv: FeatureView
+    user_attribute_scores_fv: FeatureView
+
+    @property
+    def views(self) -> tuple[FeatureView, ...]:
+        return tuple(self[3:])
 
 
 def field_name(attribute: str) -> str:
@@ -63,29 +78,40 @@ def feature_objects(store_dir: Path, attributes: list[dict[str, str]]) -> Featur
     base_model = Entity(name="base_model", join_keys=["base_model"], value_type=ValueType.STRING,
                         description="base sequential model")
     scores = [Field(name=n, dtype=Float32, description=a.get("description", "")) for n, a in zip(names, attributes)]
+    vector = Field(name="vector", dtype=Array(Float32), description="the attribute scores in schema order")
     never = timedelta(0)  # features never expire; a newer version replaces an older one
-    # The language model's attribute scores of each item (1–9), per attribute and as one vector.
+    source = {table: _source(store_dir, table) for table in VIEWS}  # one object per table: Feast wants unique names
+    # The language model's attribute scores of each item (1–9) as one vector: what training and serving read.
     item_attributes_fv = FeatureView(
-        name="item_attributes", entities=[item], ttl=never, source=_source(store_dir, "item_attributes"),
-        schema=[*scores, Field(name="vector", dtype=Array(Float32)), Field(name="content_hash", dtype=String)],
-        description="guided embeddings of items: language-model attribute scores")
+        name="item_attributes", entities=[item], ttl=never, source=source["item_attributes"],
+        schema=[vector], description="guided embeddings of items: language-model attribute scores")
+    # The same scores one field per attribute, with the content hash they were scored from (offline only).
+    item_attribute_scores_fv = FeatureView(
+        name="item_attribute_scores", entities=[item], ttl=never, online=False,
+        source=source["item_attributes"],
+        schema=[*scores, vector, Field(name="content_hash", dtype=String)],
+        description="items' language-model attribute scores, one field per attribute (offline only)")
     # The base model's item embeddings reduced to k = d − m dimensions.
     item_base_reduced_fv = FeatureView(
-        name="item_base_reduced", entities=[item, base_model], ttl=never, source=_source(store_dir, "item_base_reduced"),
+        name="item_base_reduced", entities=[item, base_model], ttl=never, source=source["item_base_reduced"],
         schema=[Field(name="vector", dtype=Array(Float32)), Field(name="reduction", dtype=String)],
         description="reduced base item embeddings, keyed by the base model that produced them")
-    # The language model's attribute scores of each user, from their recent train items.
+    # The language model's attribute scores of each user, from their recent train items, as one vector.
     user_attributes_fv = FeatureView(
-        name="user_attributes", entities=[user], ttl=never, source=_source(store_dir, "user_attributes"),
-        schema=[*scores, Field(name="vector", dtype=Array(Float32)), Field(name="content_hash", dtype=String)],
-        description="guided embeddings of users: language-model attribute scores")
+        name="user_attributes", entities=[user], ttl=never, source=source["user_attributes"],
+        schema=[vector], description="guided embeddings of users: language-model attribute scores")
+    user_attribute_scores_fv = FeatureView(
+        name="user_attribute_scores", entities=[user], ttl=never, online=False,
+        source=source["user_attributes"],
+        schema=[*scores, vector, Field(name="content_hash", dtype=String)],
+        description="users' language-model attribute scores, one field per attribute (offline only)")
     # Each user's most recent item ids, oldest first (what a recommendation request starts from).
     user_recent_items_fv = FeatureView(
-        name="user_recent_items", entities=[user], ttl=never, source=_source(store_dir, "user_recent_items"),
+        name="user_recent_items", entities=[user], ttl=never, source=source["user_recent_items"],
         schema=[Field(name="recent_items", dtype=Array(Int64))],
         description="each user's most recent item ids, oldest first")
     return FeatureObjects(item, user, base_model, item_attributes_fv, item_base_reduced_fv, user_attributes_fv,
-                          user_recent_items_fv)
+                          user_recent_items_fv, item_attribute_scores_fv, user_attribute_scores_fv)
 
 
 def attributes_of(store_dir: Path) -> list[dict[str, str]]:

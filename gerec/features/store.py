@@ -33,7 +33,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gerec.artifacts import atomic_file, write_json
 from gerec.errors import GerecError
-from gerec.features.definitions import TIMESTAMP, VIEWS, attributes_of, offline_dir, workspace_objects
+from gerec.features.definitions import TABLE_OF, TIMESTAMP, VIEWS, attributes_of, offline_dir, workspace_objects
 from gerec.features.tables import with_timestamp, workspace_tables
 from gerec.workspace import Workspace
 
@@ -65,7 +65,7 @@ from pathlib import Path
 from gerec.features.definitions import workspace_objects
 
 (item, user, base_model, item_attributes_fv, item_base_reduced_fv, user_attributes_fv,
- user_recent_items_fv) = workspace_objects(Path(__file__).resolve().parent)
+ user_recent_items_fv, item_attribute_scores_fv, user_attribute_scores_fv) = workspace_objects(Path(__file__).resolve().parent)
 '''
 
 
@@ -117,7 +117,7 @@ def _registered_here(store: Any, objects: Any) -> bool:
             registered = {fv.name: fv.batch_source.path for fv in store.list_feature_views()}
     except Exception:  # noqa: BLE001 - any unreadable registry is re-registered, whatever Feast raised
         return False
-    return all(registered.get(fv.name) == fv.batch_source.path for fv in objects[3:])
+    return all(registered.get(fv.name) == fv.batch_source.path for fv in objects.views)
 
 
 def apply(ws: Workspace) -> dict[str, Any]:
@@ -136,15 +136,15 @@ def apply(ws: Workspace) -> dict[str, Any]:
     for name, text in (("feature_store.yaml", FEATURE_STORE_YAML), ("definitions.py", DEFINITIONS_PY)):
         _write_text_if_changed(root / name, text)
     objects = workspace_objects(root)
-    for fv in objects[3:]:
-        if not _parts(root, fv.name):  # a source's glob must match a file, even before any ingestion
-            with atomic_file(offline_dir(root) / fv.name / "part-0-empty.parquet") as tmp:
-                pq.write_table(_empty_table(fv), tmp)
+    for table in VIEWS:
+        if not _parts(root, table):  # a source's glob must match a file, even before any ingestion
+            with atomic_file(offline_dir(root) / table / "part-0-empty.parquet") as tmp:
+                pq.write_table(_empty_table(table, [fv for fv in objects.views if TABLE_OF[fv.name] == table]), tmp)
     store = _feast(root)
     with _quiet():
         store.apply(list(objects))
     return {"store": str(root), "entities": [e.name for e in objects[:3]],
-            "feature_views": {fv.name: [f.name for f in fv.features] for fv in objects[3:]}}
+            "feature_views": {fv.name: [f.name for f in fv.features] for fv in objects.views}}
 
 
 ARROW_TYPES = {"Float32": pa.float32(), "Int64": pa.int64(), "String": pa.string(),
@@ -152,10 +152,11 @@ ARROW_TYPES = {"Float32": pa.float32(), "Int64": pa.int64(), "String": pa.string
 KEY_TYPES = {"item_id": pa.int64(), "user_id": pa.int64(), "base_model": pa.string()}
 
 
-def _empty_table(fv: Any) -> pa.Table:
-    """A zero-row table with a view's columns (keys, features, row hash, timestamp)."""
-    fields = [pa.field(k, KEY_TYPES[k]) for k in KEYS[fv.name]]
-    fields += [pa.field(f.name, ARROW_TYPES[str(f.dtype)]) for f in fv.features]
+def _empty_table(table: str, views: list[Any]) -> pa.Table:
+    """A zero-row table with the columns of every view that reads it (keys, features, row hash, timestamp)."""
+    fields = [pa.field(k, KEY_TYPES[k]) for k in KEYS[table]]
+    features = {f.name: f.dtype for fv in views for f in fv.features}
+    fields += [pa.field(name, ARROW_TYPES[str(dtype)]) for name, dtype in features.items()]
     fields += [pa.field("row_hash", pa.string()), pa.field(TIMESTAMP, pa.timestamp("us", tz="UTC"))]
     return pa.schema(fields).empty_table()
 

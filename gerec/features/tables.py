@@ -54,11 +54,11 @@ def reduced_table(ws: Workspace, base_model: str) -> pa.Table:
 
 def recent_items_table(ws: Workspace, n: int = RECENT_ITEMS) -> pa.Table:
     """Each user's last ``n`` item ids, oldest first."""
-    rows = duckdb.execute("""
+    rows = duckdb.sql("""
         SELECT user_id::BIGINT AS user_id, list(item_id::BIGINT ORDER BY seq) AS recent_items FROM (
             SELECT user_id, item_id, seq, row_number() OVER (PARTITION BY user_id ORDER BY seq DESC) AS back
             FROM read_parquet($path))
-        WHERE back <= $n GROUP BY user_id ORDER BY user_id""", {"path": str(ws.interactions_path), "n": n}).to_arrow_table()
+        WHERE back <= $n GROUP BY user_id ORDER BY user_id""", params={"path": str(ws.interactions_path), "n": n}).to_arrow_table()
     return pa.table({"user_id": rows["user_id"], "recent_items": rows["recent_items"].cast(pa.list_(pa.int64()))})
 
 

@@ -1,6 +1,8 @@
 """A persisted FAISS maximum-inner-product index over item embeddings, keyed by item id.
 
-On disk (``<workspace>/indexes/<name>/``): ``index.faiss``, ``ids.npy`` (row → item id) and
+On disk (``<workspace>/indexes/<name>/``): ``index.faiss`` (the vectors *and* their item ids:
+a FAISS ``IndexIDMap2``, so a search returns item ids and a search-time id selector names
+items, with no side table to keep in step), ``items.parquet`` (id → title) and
 ``manifest.json`` (source, model, width, metric, kind, build time, recall@10 against exact
 search, SHA-256 of both files). A build writes a new folder and swaps it in with one
 rename, so a reader sees the old index or the new one, never half of one; a reader that
@@ -16,6 +18,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +30,7 @@ from gerec.errors import GerecError
 
 FLAT_LIMIT = 200_000  # exact search stays fast (a few ms per query) up to about here
 KINDS = ("auto", "flat", "hnsw", "ivf")
-INDEX_FILE, IDS_FILE, ITEMS_FILE, MANIFEST_FILE = "index.faiss", "ids.npy", "items.parquet", "manifest.json"
+INDEX_FILE, ITEMS_FILE, MANIFEST_FILE = "index.faiss", "items.parquet", "manifest.json"
 
 
 class RetrievalError(GerecError):
@@ -41,6 +44,7 @@ def _faiss() -> Any:
 
 
 def _make(kind: str, dim: int, n: int, hnsw_m: int, ivf_lists: int | None) -> Any:
+    """The searching index of ``kind`` (callers wrap it in an id map)."""
     faiss = _faiss()
     if kind == "flat":
         return faiss.IndexFlatIP(dim)
@@ -65,15 +69,16 @@ def recall_at(found: np.ndarray, exact: np.ndarray) -> float:
 
 @dataclass
 class ItemIndex:
-    """A loaded index: search returns item ids (not rows) and scores, best first."""
+    """A loaded index: search returns item ids and scores, best first."""
 
-    index: Any
-    ids: np.ndarray  # (n,) int64 item id of each row
+    index: Any  # faiss.IndexIDMap2 around a flat, HNSW or IVF index
     manifest: dict[str, Any]
-    lookup: dict[int, int] = field(init=False, repr=False)  # item id → row
+    ids: np.ndarray = field(init=False, repr=False)  # (n,) the item ids held, in insertion order
+    known: set[int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.lookup = {int(i): r for r, i in enumerate(self.ids)}
+        self.ids = _faiss().vector_to_array(self.index.id_map).astype(np.int64)
+        self.known = set(self.ids.tolist())
 
     @property
     def dim(self) -> int:
@@ -82,13 +87,17 @@ class ItemIndex:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self.known
+
     def search(self, queries: np.ndarray, k: int, exclude: list[set[int]] | None = None,
                include: list[set[int] | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (ids, scores) per query row among each row's ``include`` ids (default: all)
         minus its ``exclude`` ids; ids are -1 where fewer than ``k`` items remain.
 
-        Filtering happens inside FAISS (search-time id selectors), so a long exclusion list costs
-        no over-fetching and an include list never returns a neighbour outside it.
+        Filtering happens inside FAISS (search-time id selectors on item ids), so a long
+        exclusion list costs no over-fetching and an include list never returns an item
+        outside it.
         """
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
@@ -98,56 +107,46 @@ class ItemIndex:
         include = include or [None] * len(queries)  # type: ignore[list-item]
         plain = [b for b in range(len(queries)) if not (exclude and exclude[b]) and include[b] is None]
         if plain:  # no filter: one batched search
-            scores, rows = self.index.search(queries[plain], min(k, len(self)))
-            for j, b in enumerate(plain):
-                self._fill(out_ids[b], out_scores[b], rows[j], scores[j])
+            scores, ids = self.index.search(queries[plain], min(k, len(self)))
+            out_ids[plain, : ids.shape[1]], out_scores[plain, : ids.shape[1]] = ids, scores
         for b in sorted(set(range(len(queries))) - set(plain)):
             skip = exclude[b] if exclude else set()
             if include[b] is not None:  # an explicit list: scored exactly (an approximate graph can miss its members)
-                rows = np.array(sorted({self.lookup[i] for i in include[b] if i in self.lookup and i not in skip}),
-                                dtype=np.int64)
-                scores = self.vectors_of_rows(rows) @ queries[b] if len(rows) else np.zeros(0, np.float32)
+                ids = np.array(sorted(i for i in include[b] if i in self.known and i not in skip), dtype=np.int64)
+                scores = self.vectors(ids) @ queries[b] if len(ids) else np.zeros(0, np.float32)
                 top = np.argsort(-scores, kind="stable")[:k]
-                self._fill(out_ids[b], out_scores[b], rows[top], scores[top])
-                continue
-            scores, rows = self.index.search(queries[b:b + 1], min(k, len(self)), params=self._params(skip))
-            self._fill(out_ids[b], out_scores[b], rows[0], scores[0])
+                ids, scores = ids[top], scores[top]
+            else:
+                found, ids = self.index.search(queries[b:b + 1], min(k, len(self)), params=self._params(skip))
+                keep = ids[0] >= 0
+                ids, scores = ids[0][keep], found[0][keep]
+            out_ids[b, : len(ids)], out_scores[b, : len(ids)] = ids, scores
         return out_ids, out_scores
 
-    def _fill(self, ids: np.ndarray, scores: np.ndarray, rows: np.ndarray, found: np.ndarray) -> None:
-        keep = rows >= 0
-        ids[: keep.sum()] = self.ids[rows[keep]]
-        scores[: keep.sum()] = found[keep]
-
     def _params(self, exclude: set[int]) -> Any:
-        """FAISS search parameters whose id selector leaves out the rows of ``exclude``."""
+        """FAISS search parameters whose id selector leaves out the items ``exclude``."""
         faiss = _faiss()
-        skip = np.array([self.lookup[i] for i in exclude if i in self.lookup], dtype=np.int64)
-        selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(skip))
-        if isinstance(self.index, faiss.IndexHNSW):
-            return faiss.SearchParametersHNSW(sel=selector, efSearch=128)
-        if isinstance(self.index, faiss.IndexIVF):
-            return faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe)
+        selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.fromiter(exclude, dtype=np.int64, count=len(exclude))))
+        inner = faiss.downcast_index(self.index.index)
+        if isinstance(inner, faiss.IndexHNSW):
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=inner.hnsw.efSearch)
+        if isinstance(inner, faiss.IndexIVF):
+            return faiss.SearchParametersIVF(sel=selector, nprobe=inner.nprobe)
         return faiss.SearchParameters(sel=selector)
 
-    def vectors(self, item_ids: np.ndarray) -> np.ndarray:
+    def vectors(self, item_ids: np.ndarray | Sequence[int]) -> np.ndarray:
         """The stored vectors of ``item_ids`` (for similar-item queries and explanations)."""
-        return self.vectors_of_rows(self.rows(item_ids))
-
-    def vectors_of_rows(self, rows: np.ndarray) -> np.ndarray:
-        if not len(rows):
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self.index.reconstruct(int(r)) for r in rows]).astype(np.float32)
-
-    def rows(self, item_ids: np.ndarray) -> np.ndarray:
-        missing = [int(i) for i in item_ids if int(i) not in self.lookup]
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        missing = [int(i) for i in item_ids if int(i) not in self.known]
         if missing:
             raise RetrievalError(f"unknown item id {missing[0]} (the index holds {len(self):,} items)")
-        return np.array([self.lookup[int(i)] for i in item_ids], dtype=np.int64)
+        if not len(item_ids):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.index.reconstruct_batch(item_ids).astype(np.float32)
 
 
 def _checksums(folder: Path) -> dict[str, str]:
-    return {name: sha256_file(folder / name) for name in (INDEX_FILE, IDS_FILE, ITEMS_FILE)}
+    return {name: sha256_file(folder / name) for name in (INDEX_FILE, ITEMS_FILE)}
 
 
 def _write_items(path: Path, item_ids: np.ndarray, titles: list[str]) -> None:
@@ -175,10 +174,10 @@ def build_index(out_dir: Path, vectors: np.ndarray, item_ids: np.ndarray, titles
     n, dim = vectors.shape
     chosen = ("flat" if n <= FLAT_LIMIT else "hnsw") if kind == "auto" else kind
     started = time.perf_counter()
-    index = _make(chosen, dim, n, hnsw_m, ivf_lists)
+    index = faiss.IndexIDMap2(_make(chosen, dim, n, hnsw_m, ivf_lists))
     if not index.is_trained:
         index.train(vectors)
-    index.add(vectors)
+    index.add_with_ids(vectors, item_ids)
     build_seconds = time.perf_counter() - started
     recall = 1.0
     if chosen != "flat":
@@ -188,8 +187,8 @@ def build_index(out_dir: Path, vectors: np.ndarray, item_ids: np.ndarray, titles
         elif len(queries) > 1000:
             queries = queries[rng.choice(len(queries), size=1000, replace=False)]
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        exact = faiss.IndexFlatIP(dim)
-        exact.add(vectors)
+        exact = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        exact.add_with_ids(vectors, item_ids)
         k = min(10, n)
         _, truth = exact.search(queries, k)
         _, found = index.search(queries, k)
@@ -200,7 +199,6 @@ def build_index(out_dir: Path, vectors: np.ndarray, item_ids: np.ndarray, titles
                               "or lower the recall floor knowingly")
     with atomic_dir(out_dir) as tmp:
         faiss.write_index(index, str(tmp / INDEX_FILE))
-        np.save(tmp / IDS_FILE, item_ids, allow_pickle=False)
         _write_items(tmp / ITEMS_FILE, item_ids, titles)
         manifest = {"source": source, "width": dim, "metric": "inner_product", "kind": chosen, "items": n,
                     "recall_at_10": round(recall, 4), "recall_floor": recall_floor,
@@ -229,12 +227,13 @@ def load_index(folder: Path, expected_dim: int | None = None) -> ItemIndex:
     index = faiss.read_index(str(folder / INDEX_FILE))
     if index.d != manifest["width"]:
         raise RetrievalError(f"{folder / INDEX_FILE} has width {index.d}, its manifest says {manifest['width']}")
-    if isinstance(index, faiss.IndexHNSW):
-        index.hnsw.efSearch = 128
-    ids = np.load(folder / IDS_FILE, allow_pickle=False)
-    if len(ids) != index.ntotal:
-        raise RetrievalError(f"{folder}: {len(ids)} ids for {index.ntotal} vectors")
-    return ItemIndex(index, ids, manifest)
+    if not isinstance(index, faiss.IndexIDMap2):
+        raise RetrievalError(f"{folder} was built by an older gerec (item ids in a side file): "
+                             "rebuild it with `gerec index build`")
+    inner = faiss.downcast_index(index.index)
+    if isinstance(inner, faiss.IndexHNSW):
+        inner.hnsw.efSearch = 128
+    return ItemIndex(index, manifest)
 
 
 def add_to_index(folder: Path, vectors: np.ndarray, item_ids: np.ndarray, titles: list[str]) -> dict[str, Any]:
@@ -245,15 +244,14 @@ def add_to_index(folder: Path, vectors: np.ndarray, item_ids: np.ndarray, titles
     item_ids = np.asarray(item_ids, dtype=np.int64)
     if vectors.shape[1:] != (current.dim,):
         raise RetrievalError(f"new vectors have width {vectors.shape[-1]}, the index {current.dim}")
-    clash = set(item_ids.tolist()) & set(current.ids.tolist())
+    clash = set(item_ids.tolist()) & current.known
     if clash:
         raise RetrievalError(f"item id {min(clash)} is already in the index")
-    current.index.add(vectors)
+    current.index.add_with_ids(vectors, item_ids)
     ids = np.concatenate([current.ids, item_ids])
     known = pq.read_table(folder / ITEMS_FILE)["title"].to_pylist()
     with atomic_dir(folder) as tmp:
         faiss.write_index(current.index, str(tmp / INDEX_FILE))
-        np.save(tmp / IDS_FILE, ids, allow_pickle=False)
         _write_items(tmp / ITEMS_FILE, ids, known + list(titles))
         manifest = {**current.manifest, "items": len(ids), "added": current.manifest.get("added", 0) + len(item_ids),
                     "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -21,7 +21,7 @@ from gerec.serving.recommender import Recommender
 
 
 class Batcher:
-    def __init__(self, recommender: Callable[[], Recommender], max_batch: int = 32, max_wait: float = 0.003,
+    def __init__(self, recommender: Callable[[], Recommender], max_batch: int = 32, max_wait: float = 0.0,
                  observe: Callable[[int], None] = lambda size: None) -> None:
         self.recommender, self.max_batch, self.max_wait, self.observe = recommender, max_batch, max_wait, observe
         self.pending: queue.Queue[tuple[Ask, Future]] = queue.Queue()

@@ -115,7 +115,7 @@ class Recommender:
         self.check_items(item_list)
         queries = self.index.vectors(np.asarray(item_list))
         extra = set(filter_items or [])
-        ids, scores = self.index.search(queries, N, exclude=[{i} | extra for i in item_list])
+        ids, scores = self.find(queries, N, [{i} | extra for i in item_list])
         return (ids[0], scores[0]) if np.isscalar(items) else (ids, scores)
 
     def explain(self, user: int | None, item: int, history: Sequence[int] | None = None) -> dict[str, Any]:
@@ -136,7 +136,7 @@ class Recommender:
         return k
 
     def check_items(self, items: Sequence[int]) -> Sequence[int]:
-        unknown = [i for i in items if int(i) not in self.index.lookup]
+        unknown = [i for i in items if int(i) not in self.index]
         if unknown:
             raise UnknownItem(f"unknown item id {unknown[0]}")
         return items

@@ -50,8 +50,8 @@ def _store_history(ws: Workspace) -> Any:
 
 
 def app_from_env() -> Any:
-    """The FastAPI app for ``GEREC_WORKSPACE`` / ``GEREC_INDEX`` / ``GEREC_API_KEY`` /
-    ``GEREC_DEVICE``: what each uvicorn worker process builds when `gerec serve` runs."""
+    """The FastAPI app for ``GEREC_WORKSPACE`` / ``GEREC_INDEX`` / ``GEREC_API_KEY`` / ``GEREC_DEVICE`` /
+    ``GEREC_MAX_BATCH`` / ``GEREC_MAX_WAIT_MS``: what each uvicorn worker process builds when `gerec serve` runs."""
     from gerec.serving.http import create_app
 
     ws = Workspace.resolve(os.environ["GEREC_WORKSPACE"])
@@ -59,4 +59,5 @@ def app_from_env() -> Any:
     if os.environ.get("GEREC_THREADS"):
         set_threads(int(os.environ["GEREC_THREADS"]))
     return create_app(lambda: load_recommender(ws, index, device=None), ws.index_dir(index) / "manifest.json",
-                      os.environ.get("GEREC_API_KEY") or None)
+                      os.environ.get("GEREC_API_KEY") or None, max_batch=int(os.environ.get("GEREC_MAX_BATCH", 32)),
+                      max_wait=float(os.environ.get("GEREC_MAX_WAIT_MS", 0)) / 1000)

@@ -185,7 +185,7 @@ def _index_stage(ws: Workspace, model: str) -> Stage:
         manifest = build_index(ws, model, "refined")
         return f"{manifest['kind']} index of {manifest['items']:,} items, recall@10 vs exact {manifest['recall_at_10']:.3f}"
 
-    return Stage("index", run, {}, (f"refined:{model}",), (folder / "index.faiss", folder / "ids.npy"))
+    return Stage("index", run, {}, (f"refined:{model}",), (folder / "index.faiss", folder / "items.parquet"))
 
 
 def _report_stage(ws: Workspace, index: str) -> Stage:
