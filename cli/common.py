@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -17,8 +18,10 @@ from typer.core import TyperGroup
 from gerec.errors import GerecError
 from gerec.workspace import Workspace
 
-console = Console()
-err_console = Console(stderr=True)
+# Under torchrun every process runs the command; only rank 0 speaks (gerec.parallel).
+_speaks = int(os.environ.get("RANK", 0)) == 0
+console = Console(quiet=not _speaks)
+err_console = Console(stderr=True, quiet=not _speaks)
 
 
 class GerecGroup(TyperGroup):
@@ -72,7 +75,8 @@ def configure_threads(ctx: typer.Context) -> None:
 
 
 def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+    if _speaks:
+        sys.stdout.write(json.dumps(obj, indent=2) + "\n")
 
 
 def metrics_table(title: str, columns: dict[str, dict[str, float]], names: list[str]) -> Table:

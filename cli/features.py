@@ -17,17 +17,28 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 
 
 @app.command("apply")
-def apply_(ctx: typer.Context, json_out: JsonOption = False) -> None:
-    """Write this workspace's Feast repository and register its entities and feature views (idempotent)."""
+def apply_(
+    ctx: typer.Context,
+    online: Annotated[Optional[str], typer.Option(help="Online store: sqlite (default) or redis://host:port/db.")] = None,
+    registry: Annotated[Optional[str], typer.Option(help="Registry: file (default) or postgresql://user@host:port/db.")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="Materialization: local (default), ray (a local Ray) or "
+                                                  "ray://host:port (a cluster).")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write this workspace's Feast repository and register its entities and feature views (idempotent).
+    Backends chosen here are kept for later commands; changing one starts a fresh Feast project that
+    the next `gerec features materialize` fills."""
     from gerec.steps.features import apply
 
-    result = apply(workspace(ctx))
+    result = apply(workspace(ctx), online=online, registry=registry, engine=engine)
     if json_out:
         print_json(result)
         return
     for view, fields in result["feature_views"].items():
         console.print(f"[bold]{view}[/]: {', '.join(fields)}")
-    console.print(f"applied: {result['store']} (feast CLI works there too)")
+    used = result["backends"]
+    console.print(f"applied: {result['store']} (feast CLI works there too); online {used['online']}, "
+                  f"registry {used['registry']}, materialization {used['engine']}, project {used['project']}")
 
 
 @app.command()

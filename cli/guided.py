@@ -46,6 +46,12 @@ def score(
     dtype: DtypeOption = "",
     recent: Annotated[int, typer.Option(help="Most recent train items whose titles describe a user.")] = 10,
     batch_size: Annotated[int, typer.Option(help="Texts per scoring step (default: 512 encoder, 8 causal).")] = 0,
+    engine: Annotated[str, typer.Option(help="local | ray: Ray Data actors, each loading the scorer once.")] = "local",
+    actors: Annotated[int, typer.Option(help="--engine ray: scorer copies.")] = 2,
+    ray_address: Annotated[Optional[str], typer.Option(help="--engine ray: a cluster (ray://head:10001); "
+                                                       "default: Ray on this machine.")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="i/n: score only the i-th of n shares (a job array); "
+                                                 "then one run without --shard merges them.")] = None,
     quiet: QuietOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
@@ -56,9 +62,15 @@ def score(
     configure_threads(ctx)
     ws = workspace(ctx)
     manifest = score_all(ws, schema, backend, model, recent, generate=generate, dtype=dtype, batch_size=batch_size,
-                         device=device(ctx), console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
+                         device=device(ctx), engine=engine, actors=actors, ray_address=ray_address, shard=shard,
+                         console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
     if json_out:
         print_json(manifest)
+        return
+    if shard:
+        console.print(f"shard {manifest['shard']}: scored {manifest['items']['newly_scored']:,} items and "
+                      f"{manifest['users']['newly_scored']:,} users into parts; when every shard is done, run "
+                      "`gerec guided score` without --shard to merge them and write the tables")
         return
     table = Table(title=f"{manifest['schema']['domain']}: item scores (1-9) over {manifest['items']['rows']:,} items")
     for col in ("attribute", "mean", "min", "max"):

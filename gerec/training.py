@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from safetensors.torch import load_file, save_file
 
+from gerec import parallel
 from gerec.artifacts import atomic_file, publish_dir, read_json, sha256_file, write_json
 from gerec.config import SEED_LIMIT, ConfigError, check, choice, update
 from gerec.data.sequences import Sequences, ranges
@@ -219,7 +220,9 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     from (a warm start, e.g. the base-continued control arm).
     """
     console = console or Console(stderr=True)
-    device = resolve_device(device)
+    device = parallel.join(resolve_device(device))
+    writer = parallel.is_writer()  # under torchrun only rank 0 writes (and prints); every rank trains
+    console = console if writer else Console(stderr=True, quiet=True)
     model_config = resolve_max_len(model_config, seqs)
     max_len = int(model_config.max_len)  # type: ignore[arg-type]
     torch.manual_seed(train_config.seed)
@@ -234,6 +237,7 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     if model_config.loss == "sampled" and model_config.sampler == "popularity":
         model.set_item_counts(popularity.counts)
     model.to(device)
+    step = parallel.wrap(model, device)  # what the training step calls: DDP across processes, or the model
     opt = torch.optim.Adam(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
     gen = torch.Generator().manual_seed(train_config.seed)
     meta = {"model": dataclasses.asdict(model_config), "train": dataclasses.asdict(train_config),
@@ -255,7 +259,7 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
         torch.set_rng_state(tensors.pop("__torch_rng__"))
         _restore_optimizer(opt, tensors, state.pop("optimizer"))
         console.print(f"resuming {model_config.model} after epoch {state['epoch']}")
-    else:
+    elif writer:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         write_json(staging / "config.json", meta)
@@ -274,9 +278,13 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
             task = progress.add_task(f"{model_config.model} epoch {epoch}", total=n_batches, loss=float("nan"))
             model.train()
             total = 0.0
-            for b, rows in enumerate(length_batches(lengths, train_config.batch_size, gen)):
+            # under torchrun every rank draws the same batches from a per-epoch generator (its own
+            # generator's later draws depend on its share of the data) and trains on its share of each
+            order = gen if parallel.world()[1] == 1 else torch.Generator().manual_seed(train_config.seed * 100_003 + epoch)
+            for b, rows in enumerate(length_batches(lengths, train_config.batch_size, order)):
+                rows = parallel.my_share(rows)
                 batch = windows[rows][:, -int(lengths[rows].max()):].to(device)  # (B, longest window in the batch)
-                _, loss = model(batch, gen, owners[rows].to(device))
+                _, loss = step(batch, gen, owners[rows].to(device))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if train_config.grad_clip:
@@ -294,19 +302,27 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
             better = valid[VALID_METRIC] > state["best"]
             if better:
                 state.update(best=valid[VALID_METRIC], best_epoch=epoch, bad_epochs=0, valid=valid)
-                _save_tensors(staging / "model.safetensors", model.state_dict())
+                if writer:
+                    _save_tensors(staging / "model.safetensors", model.state_dict())
             else:
                 state["bad_epochs"] += 1
             state["epoch"] = epoch
             console.print(f"{model_config.model} epoch {epoch:3d}  loss {total / max(n_batches, 1):.4f}  "
                           f"valid {VALID_METRIC} {valid[VALID_METRIC]:.4f}{' *' if better else ''}  {seconds:.1f}s",
                           highlight=False)
-            _save_tensors(staging / "last.safetensors", model.state_dict())
-            tensors, groups = _optimizer_tensors(opt)
-            _save_tensors(staging / "optimizer.safetensors",
-                          {**tensors, "__generator__": gen.get_state(), "__torch_rng__": torch.get_rng_state()})
-            write_json(staging / "state.json", {**state, "optimizer": groups})
+            if writer:
+                _save_tensors(staging / "last.safetensors", model.state_dict())
+                tensors, groups = _optimizer_tensors(opt)
+                _save_tensors(staging / "optimizer.safetensors",
+                              {**tensors, "__generator__": gen.get_state(), "__torch_rng__": torch.get_rng_state()})
+                write_json(staging / "state.json", {**state, "optimizer": groups})
 
+    if not writer:  # the other ranks wait for rank 0 to publish, then read what it wrote
+        parallel.barrier()
+        best = load_checkpoint(out_dir, device)
+        metrics = read_json(out_dir / "metrics.json")
+        return TrainResult(best, metrics["valid"], metrics["test"], state["history"], state["best_epoch"],
+                           state["seconds"], metrics["stopped"])
     best = load_checkpoint(staging, device)
     test = evaluate(best, seqs, "test", max_len=max_len, batch_size=train_config.eval_batch_size).metrics
     save_item_embeddings(best, staging / "item_embeddings.parquet")
@@ -326,6 +342,7 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     write_json(staging / "metrics.json", metrics)
     save_user_vectors(best, staging / "user_vectors.parquet")
     publish_dir(staging, out_dir)  # every output appears at once: a failed run leaves the previous model
+    parallel.barrier()
     return TrainResult(best, metrics["valid"], test, state["history"], state["best_epoch"], state["seconds"], stopped)
 
 

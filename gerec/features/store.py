@@ -3,8 +3,9 @@
 Layout (``<workspace>/feature_store/``, so two workspaces never share a store):
 ``feature_store.yaml`` and ``definitions.py`` (a real Feast repository: ``feast apply``
 and ``feast materialize-incremental`` work inside it), ``registry.db``, ``online.db``
-(SQLite), ``attributes.json`` and ``offline/<view>/part-*.parquet`` (the DuckDB offline
-store's tables).
+(SQLite), ``attributes.json``, ``backends.json`` and ``offline/<view>/part-*.parquet`` (the
+DuckDB offline store's tables). ``backends.json`` may move the online store to Redis, the
+registry to PostgreSQL and materialization onto Ray (:mod:`gerec.features.backends`).
 
 Ingestion is append-only and row-level: a part holds only the rows whose content changed
 since the latest version of their key, stamped with the ingestion time. Point-in-time joins
@@ -33,6 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gerec.artifacts import atomic_file, write_json
 from gerec.errors import GerecError
+from gerec.features import backends as configured
 from gerec.features.definitions import TABLE_OF, TIMESTAMP, VIEWS, attributes_of, offline_dir, workspace_objects
 from gerec.features.tables import with_timestamp, workspace_tables
 from gerec.workspace import Workspace
@@ -40,22 +42,6 @@ from gerec.workspace import Workspace
 KEYS = {"item_attributes": ["item_id"], "item_base_reduced": ["item_id", "base_model"],
         "user_attributes": ["user_id"], "user_recent_items": ["user_id"]}
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-FEATURE_STORE_YAML = """\
-# Written by `gerec features apply`. Paths are relative to this folder, so a copied or moved
-# workspace uses its own store; the registry is written atomically (gerec.features.registry).
-project: gerec
-provider: local
-registry:
-  path: registry.db
-  registry_store_type: gerec.features.registry.AtomicFileRegistryStore
-offline_store:
-  type: duckdb
-online_store:
-  type: sqlite
-  path: online.db
-entity_key_serialization_version: 3
-"""
 
 DEFINITIONS_PY = '''\
 """Feast definitions of this gerec workspace (the same objects `gerec features apply` registers)."""
@@ -94,18 +80,39 @@ def open_store(ws: Workspace) -> Any:  # feast.FeatureStore (imported lazily: ~6
     root = ws.feature_store_dir
     if not (root / "feature_store.yaml").exists():
         raise GerecError(f"no feature store in {ws.root}: run `gerec features apply` first")
-    store = _feast(root)
-    objects = workspace_objects(root)
-    if not _registered_here(store, objects) or not (root / "online.db").exists():  # apply creates its tables
-        with _quiet():
-            store.apply(list(objects))
+    with reaching(root):
+        store = _feast(root)
+        objects = workspace_objects(root)
+        embedded_online = configured.load(root).online == "sqlite"
+        if not _registered_here(store, objects) or (embedded_online and not (root / "online.db").exists()):
+            with _quiet():
+                store.apply(list(objects))  # apply creates the online tables
     return store
+
+
+UNREACHABLE = ("ConnectionError", "OperationalError", "TimeoutError", "ConnectionRefusedError")
+
+
+@contextlib.contextmanager
+def reaching(root: Path) -> Iterator[None]:
+    """A server backend that does not answer is a one-line error naming it, not a driver traceback."""
+    try:
+        yield
+    except Exception as err:
+        if type(err).__name__ not in UNREACHABLE:
+            raise
+        used = configured.describe(configured.load(root))
+        raise GerecError(f"the feature store's backends (online {used['online']}, registry {used['registry']}) "
+                         f"did not answer: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}; "
+                         "is the server running? (`gerec features apply --online sqlite --registry file` "
+                         "returns to the embedded store)") from err
 
 
 def _feast(root: Path) -> Any:
     from feast import FeatureStore
 
-    _write_text_if_changed(root / "feature_store.yaml", FEATURE_STORE_YAML)  # older workspaces: absolute paths
+    # written from backends.json every time (older workspaces had absolute paths)
+    _write_text_if_changed(root / "feature_store.yaml", configured.feature_store_yaml(configured.load(root)))
     with _quiet():
         return FeatureStore(repo_path=str(root))
 
@@ -120,8 +127,12 @@ def _registered_here(store: Any, objects: Any) -> bool:
     return all(registered.get(fv.name) == fv.batch_source.path for fv in objects.views)
 
 
-def apply(ws: Workspace) -> dict[str, Any]:
-    """Write the repository files and register entities and views (idempotent)."""
+def apply(ws: Workspace, online: str | None = None, registry: str | None = None,
+          engine: str | None = None) -> dict[str, Any]:
+    """Write the repository files and register entities and views (idempotent).
+
+    ``online`` / ``registry`` / ``engine`` choose the backends (see
+    :mod:`gerec.features.backends`); left None, the store keeps the ones it has."""
     manifest = ws.guided_manifest()
     root = ws.feature_store_dir
     root.mkdir(parents=True, exist_ok=True)
@@ -132,18 +143,23 @@ def apply(ws: Workspace) -> dict[str, Any]:
         old = [a["name"] for a in old]
         raise GerecError(f"the store in {root} holds other attributes ({', '.join(old)}); "
                          "remove the folder to rebuild it for the new schema")
+    current = configured.load(root) if (root / configured.BACKENDS_FILE).exists() else None
+    chosen = configured.parse(online, registry, engine, current)
     write_json(root / "attributes.json", attributes)
-    for name, text in (("feature_store.yaml", FEATURE_STORE_YAML), ("definitions.py", DEFINITIONS_PY)):
+    configured.save(root, chosen)
+    for name, text in (("feature_store.yaml", configured.feature_store_yaml(chosen)), ("definitions.py", DEFINITIONS_PY)):
         _write_text_if_changed(root / name, text)
     objects = workspace_objects(root)
     for table in VIEWS:
         if not _parts(root, table):  # a source's glob must match a file, even before any ingestion
             with atomic_file(offline_dir(root) / table / "part-0-empty.parquet") as tmp:
                 pq.write_table(_empty_table(table, [fv for fv in objects.views if TABLE_OF[fv.name] == table]), tmp)
-    store = _feast(root)
-    with _quiet():
-        store.apply(list(objects))
-    return {"store": str(root), "entities": [e.name for e in objects[:3]],
+    with reaching(root), _quiet():
+        feast_store = _feast(root)
+        feast_store.apply(list(objects))
+        if chosen.online != "sqlite":  # a server that does not answer is found now, not at materialize
+            feast_store.get_online_features(features=["user_recent_items:recent_items"], entity_rows=[{"user_id": 0}])
+    return {"store": str(root), "backends": configured.describe(chosen), "entities": [e.name for e in objects[:3]],
             "feature_views": {fv.name: [f.name for f in fv.features] for fv in objects.views}}
 
 
@@ -247,7 +263,7 @@ def materialize(ws: Workspace, incremental: bool = True, views: Sequence[str] | 
                 start = start.replace(tzinfo=timezone.utc)
             rows, entities = _count(root, view, start, end)
             started = time.perf_counter()
-            with _quiet():
+            with reaching(root), _quiet():
                 store.materialize(start_date=start, end_date=end, feature_views=[view])
             report["views"][view] = {"start": start.isoformat(), "rows": rows, "entities": entities,
                                      "seconds": round(time.perf_counter() - started, 3)}

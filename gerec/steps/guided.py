@@ -14,6 +14,7 @@ import dataclasses
 import json
 import time
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gerec.artifacts import atomic_file, write_json
-from gerec.config import update
+from gerec.config import check, choice, update
 from gerec.data.sequences import Sequences
 from gerec.errors import GerecError
 from gerec.guided.calibration import Calibration
+from gerec.guided.distributed import ScorerSpec, score_with_ray
 from gerec.guided.schema import Schema, load_schema
-from gerec.guided.score import TextScorer, history_text, score_texts
+from gerec.guided.score import Engine, TextScorer, history_text, score_texts
 from gerec.guided.scorers import make_scorer
 from gerec.names import DEFAULT_ENCODER
 from gerec.steps.data import sequences
@@ -87,18 +89,47 @@ def _check_failures(out: Path, scorer: TextScorer, scored: dict[str, tuple[np.nd
                          "re-run to retry them, or score without generate mode")
 
 
+def parse_shard(shard: str | None) -> tuple[int, int] | None:
+    """"i/n" (0 <= i < n) → (i, n); None stays None."""
+    if shard is None:
+        return None
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except ValueError:
+        raise GerecError(f"shard '{shard}': write it as i/n, e.g. 0/4 for the first of four jobs") from None
+    if not 0 <= i < n <= 100_000:
+        raise GerecError(f"shard '{shard}': need 0 <= i < n (n at most 100,000)")
+    return i, n
+
+
 def score(ws: Workspace, schema: str | Schema = "movies", backend: str = "encoder", lm: str = DEFAULT_ENCODER,
           recent: int = RECENT, scorer: TextScorer | None = None, generate: bool = False, dtype: str = "",
-          batch_size: int = 0, device: str | None = None, console: Console | None = None,
+          batch_size: int = 0, device: str | None = None, engine: str = "local", actors: int = 2,
+          ray_address: str | None = None, shard: str | None = None, console: Console | None = None,
           show_progress: bool = True) -> dict[str, Any]:
     """Score every item and user of the workspace's dataset; returns the manifest.
 
     ``scorer`` (e.g. one just fine-tuned) replaces the one ``backend``/``lm`` name.
+    ``engine="ray"`` scores what the cache lacks on ``actors`` Ray actors (``ray_address``: a
+    cluster; None: Ray on this machine). ``shard="i/n"`` scores only the i-th of n shares and
+    stops (for a job array); a later unsharded run merges the shares and writes the tables.
     """
     console = console or Console(stderr=True)
     ws.data_manifest()  # a clear error before a model loads when there is no dataset
+    choice("engine", engine, ("local", "ray"))
+    check("actors", actors, 1, 10_000)
+    shards = parse_shard(shard)
+    if shards and engine == "ray":
+        raise GerecError("--shard splits work across independent jobs; with --engine ray, Ray does that: use one")
+    if engine == "ray" and scorer is not None:
+        raise GerecError("the ray engine rebuilds the scorer on each actor from its name: pass backend/lm, not a scorer")
     schema = schema if isinstance(schema, Schema) else load_schema(schema)
     scorer = scorer or make_scorer(backend, lm, generate, dtype, batch_size, device)
+    remote = None
+    if engine == "ray":
+        spec = ScorerSpec(backend, lm, generate, dtype, batch_size, device, getattr(scorer, "adapter", None))
+        remote = partial(score_with_ray, spec, schema, actors=actors, address=ray_address)
+    run_on = Engine(remote, shards)
     out = ws.features_dir
     item_ids, titles, texts_i = item_texts(ws)
     user_ids, texts_u = user_texts(sequences(ws), titles, recent)
@@ -106,10 +137,13 @@ def score(ws: Workspace, schema: str | Schema = "movies", backend: str = "encode
                TimeElapsedColumn()]
     started = time.perf_counter()
     with Progress(*columns, console=console, disable=not show_progress, transient=True) as progress:
-        raw_i, hash_i, new_i = score_texts(scorer, schema, list(texts_i), "item", ws.score_cache_dir, progress)
+        raw_i, hash_i, new_i = score_texts(scorer, schema, list(texts_i), "item", ws.score_cache_dir, progress, run_on)
         item_seconds = time.perf_counter() - started
-        raw_u, hash_u, new_u = score_texts(scorer, schema, texts_u, "user", ws.score_cache_dir, progress)
+        raw_u, hash_u, new_u = score_texts(scorer, schema, texts_u, "user", ws.score_cache_dir, progress, run_on)
     seconds = time.perf_counter() - started
+    if shards:  # one share of a job array: its part is written; the tables wait for the unsharded run
+        return {"shard": f"{shards[0]}/{shards[1]}", "items": {"newly_scored": new_i}, "users": {"newly_scored": new_u},
+                "seconds": round(seconds, 2)}
     _check_failures(out, scorer, {"item": (item_ids, raw_i, list(texts_i)), "user": (user_ids, raw_u, texts_u)})
     cal_i = Calibration.fit(raw_i) if scorer.calibrated else None
     cal_u = Calibration.fit(raw_u) if scorer.calibrated else None
@@ -123,6 +157,7 @@ def score(ws: Workspace, schema: str | Schema = "movies", backend: str = "encode
     manifest = {
         "scorer": scorer.describe(), "schema": schema.to_dict(), "schema_digest": schema.digest(),
         "attributes": schema.names, "recent_items_per_user": recent,
+        "engine": engine if engine == "local" else {"kind": engine, "actors": actors, "address": ray_address},
         "items": {"rows": len(item_ids), "newly_scored": new_i, "reused": len(item_ids) - new_i,
                   "items_per_second": round(new_i / item_seconds, 1) if new_i and item_seconds > 0 else None},
         "users": {"rows": len(user_ids), "newly_scored": new_u, "reused": len(user_ids) - new_u},
