@@ -1,11 +1,15 @@
 """Feature-store speed: ingest + materialize N items' attribute scores, then online reads.
 
 Builds a store for a 10-attribute schema, ingests an ``item_attributes`` table of N random
-items (10 Float32 fields + the vector + a content hash), materializes it into the SQLite
-online store, and times online reads of 1 and 100 random items (median and p99 over
-repeats). Writes benchmarks/results/feature_store.json.
+items (10 Float32 fields + the vector + a content hash; online, the view holds the vector
+alone), materializes it into the online store — SQLite by default, or Redis and a
+PostgreSQL registry with ``--online``/``--registry`` — and times online reads of 1 and 100
+random items (median and p99 over repeats). Writes benchmarks/results/feature_store.json,
+one entry per backend.
 
 Run: python benchmarks/feature_store.py --items 100000
+     python benchmarks/feature_store.py --items 100000 --online redis://127.0.0.1:6379/0 \
+         --registry postgresql://postgres@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from gerec import Workspace
-from gerec.artifacts import write_json
+from gerec.artifacts import read_json, write_json
 from gerec.features import store
 from gerec.features.definitions import field_name
 from gerec.features.tables import float_lists
@@ -43,12 +47,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--online", default="sqlite")
+    parser.add_argument("--registry", default="file")
     args = parser.parse_args()
     schema = load_schema("movies")
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace.resolve(Path(tmp) / "ws")
         write_json(ws.guided_manifest_path, {"attributes": schema.names, "schema": schema.to_dict()})
-        store.apply(ws)
+        store.apply(ws, online=args.online, registry=args.registry)
         table = item_table(args.items, schema.names)
         started = time.perf_counter()
         rows = store.ingest_table(ws.feature_store_dir, "item_attributes", table)
@@ -69,14 +75,20 @@ def main() -> None:
                 assert all(v is not None for v in out["vector"])
             reads[batch] = {"median_ms": round(float(np.median(times)), 3),
                             "p99_ms": round(float(np.percentile(times, 99)), 3)}
-    result = {"items": args.items, "ingested_rows": rows, "ingest_seconds": round(ingest_s, 2),
+        if args.online != "sqlite" or args.registry != "file":
+            feast_store.teardown()  # leave the shared servers as found
+    backend = f"online {args.online.split('://')[0]}, registry {args.registry.split('://')[0]}"
+    result = {"backend": backend, "items": args.items, "ingested_rows": rows, "ingest_seconds": round(ingest_s, 2),
               "materialize_seconds": round(materialize_s, 2),
               "materialized_rows_per_second": round(args.items / materialize_s),
               "feast_materialize_seconds": report["views"]["item_attributes"]["seconds"],
               "online_read": {f"{k}_entities": v for k, v in reads.items()}, "repeats": args.repeats,
               "machine": f"{platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d")}
-    write_json(RESULTS, result)
-    print(f"ingest {rows:,} rows: {ingest_s:.2f} s; materialize: {materialize_s:.2f} s "
+    previous = read_json(RESULTS) if RESULTS.exists() else {}
+    runs = previous.get("runs", {})
+    runs[backend] = result
+    write_json(RESULTS, {"runs": runs, "before_compact_views": previous.get("before_compact_views", {})})
+    print(f"{backend}: ingest {rows:,} rows: {ingest_s:.2f} s; materialize: {materialize_s:.2f} s "
           f"({result['materialized_rows_per_second']:,} rows/s)")
     for k, v in reads.items():
         print(f"online read of {k:>3} entities: median {v['median_ms']:.2f} ms, p99 {v['p99_ms']:.2f} ms")

@@ -24,11 +24,14 @@ SOURCES = {
     "refined_quality.json": ("refined vs base vs reduced-only, 3 models × 3 datasets",
                              "python benchmarks/refined_quality.py --datasets ml-100k --threads 2; "
                              "… --datasets amazon-beauty,amazon-games --set max_minutes=3"),
-    "feature_store.json": ("ingest / materialize rows/s, online-read latency",
-                           "python benchmarks/feature_store.py --items 100000"),
-    "serving.json": ("FAISS vs brute force q/s, HTTP latency under load",
-                     "python benchmarks/serving.py --workspace /tmp/gerec-refined-bench/ml-100k --requests 10000 "
-                     "[--workers 2 --skip-search]"),
+    "feature_store.json": ("ingest / materialize rows/s, online-read latency, SQLite vs Redis",
+                           "python benchmarks/feature_store.py --items 100000 [--online redis://… --registry "
+                           "postgresql://…]"),
+    "serving.json": ("FAISS vs brute force q/s, id selectors vs over-fetch, HTTP latency under load with a hot swap",
+                     "gerec --workspace /tmp/servews run --set epochs=3; python benchmarks/serving.py "
+                     "--workspace /tmp/servews --requests 10000 [--workers 2 --parts load]"),
+    "scale.json": ("Ray vs local scoring texts/s, torchrun 2 processes vs 1 s/epoch (local mode)",
+                   "python benchmarks/scale.py --parts scoring,ddp"),
     "end_to_end.json": ("`gerec run` wall time per stage, its comparison, the re-run",
                         "python benchmarks/end_to_end.py --modes default,quick --threads 2; … --modes ml-100k --threads 1"),
     "hostile.json": ("bad inputs through the CLI (clean errors vs tracebacks), kill -9 during `gerec run`",
@@ -127,13 +130,16 @@ def feature_store() -> None:
     r = _load("feature_store.json")
     if r is None:
         return
-    print("\n| items | ingest s | materialize s | rows/s | online read 1 entity (median / p99 ms) | "
+    print("\n| backend | items | ingest s | materialize s | rows/s | online read 1 entity (median / p99 ms) | "
           "100 entities (median / p99 ms) |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    one, hundred = r["online_read"]["1_entities"], r["online_read"]["100_entities"]
-    print(f"| {r['items']:,} | {r['ingest_seconds']:.2f} | {r['materialize_seconds']:.2f} | "
-          f"{r['materialized_rows_per_second']:,} | {one['median_ms']:.2f} / {one['p99_ms']:.2f} | "
-          f"{hundred['median_ms']:.2f} / {hundred['p99_ms']:.2f} |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    before = r.get("before_compact_views")
+    rows = [("before compact views: online sqlite, registry file", before)] if before else []
+    for backend, run in [*rows, *r["runs"].items()]:
+        one, hundred = run["online_read"]["1_entities"], run["online_read"]["100_entities"]
+        print(f"| {backend} | {run['items']:,} | {run['ingest_seconds']:.2f} | {run['materialize_seconds']:.2f} | "
+              f"{run['materialized_rows_per_second']:,} | {one['median_ms']:.2f} / {one['p99_ms']:.2f} | "
+              f"{hundred['median_ms']:.2f} / {hundred['p99_ms']:.2f} |")
 
 
 def serving() -> None:
@@ -145,12 +151,43 @@ def serving() -> None:
     for s in r["search"]:
         print(f"| {s['vectors']} | {s['items']:,} | {s['faiss_qps']:,.0f} | {s['numpy_qps']:,.0f} | {s['ratio']:.2f}× | "
               f"{s['same_top10']:.0%} |")
-    print("\n| server processes | concurrency | requests | errors | p50 ms | p99 ms | requests/s |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for workers, loads in r.get("load_by_workers", {"1": r["load"]}).items():
-        for load in loads:
+    print("\n| index | items | seen items excluded | id selector ms (p99) | over-fetch ms (p99) | over-fetch / selector "
+          "| same top-10 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for f in r.get("filters", []):
+        print(f"| {f['kind']} | {f['items']:,} | {f['seen']} | {f['selector_ms']:.3f} ({f['selector_p99_ms']:.3f}) | "
+              f"{f['over_fetch_ms']:.3f} ({f['over_fetch_p99_ms']:.3f}) | {f['over_fetch_vs_selector']:.2f}× | "
+              f"{f['same_top10']:.0%} |")
+    print("\n| server processes | concurrency | requests | errors | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | "
+          "requests/s | hot swap (to, s) | index versions answered |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    for workers, run in r.get("load_by_workers", {}).items():
+        for load in run["levels"]:
+            swap = f"{load['swap']['to']}, {load['swap']['seconds']}" if load.get("swap") else "—"
+            versions = " / ".join(str(n) for n in load["index_versions"].values())
             print(f"| {workers} | {load['concurrency']} | {load['requests']:,} | {load['errors']} | {load['p50_ms']:.1f} | "
-                  f"{load['p99_ms']:.1f} | {load['requests_per_second']:.0f} |")
+                  f"{load['p90_ms']:.1f} | {load['p99_ms']:.1f} | {load['p99.9_ms']:.1f} | {load['max_ms']:.1f} | "
+                  f"{load['requests_per_second']:.0f} | {swap} | {versions} |")
+
+
+def scale() -> None:
+    r = _load("scale.json")
+    if r is None:
+        return
+    print(f"\n{r['mode']}.\n")
+    if "scoring" in r:
+        print("| scoring engine | workers × threads | items | users | seconds | texts/s | same scores |")
+        print("|---|---|---:|---:|---:|---:|---|")
+        for s in r["scoring"]:
+            same = s.get("same_scores")
+            print(f"| {s['engine']} | {s['workers']} × {s['threads_per_worker']} | {s['items']:,} | {s['users']:,} | "
+                  f"{s['seconds']:.0f} | {s['texts_per_second']:.0f} | {'' if same is None else same} |")
+    if "ddp" in r:
+        print("\n| SASRec on Amazon Beauty | epochs | s/epoch | wall s | valid NDCG@10 |")
+        print("|---|---:|---:|---:|---:|")
+        for d in r["ddp"]:
+            print(f"| {d['run']} | {d['epochs']} | {d['seconds_per_epoch']:.1f} | {d['wall_seconds']:.0f} | "
+                  f"{d['valid_NDCG@10']:.4f} |")
 
 
 def hostile() -> None:
@@ -194,3 +231,4 @@ if __name__ == "__main__":
     refined_quality()
     feature_store()
     serving()
+    scale()

@@ -311,6 +311,7 @@ def test_gerec_serve_runs_on_loopback(served: Path, tmp_path: Path) -> None:
                      if line.startswith('gerec_requests_total{endpoint="/recommend",status="200"}')]
         assert served_ok and float(served_ok[0].split()[-1]) == 7  # 3 singles, plain, more, less, only
         assert 'gerec_stage_seconds_count{stage="model"}' in metrics and "gerec_index_items 120.0" in metrics
+        assert 'gerec_gc_pause_seconds_count{generation="2"}' in metrics  # collections are timed (the tail's cause)
 
         example = Path(__file__).resolve().parents[1] / "examples" / "http_client.py"  # the client users copy
         out = subprocess.run([sys.executable, str(example), url, "--api-key", "k"], capture_output=True, text=True,

@@ -25,6 +25,7 @@ from gerec.errors import GerecError
 
 BACKENDS_FILE = "backends.json"
 DEFAULT_PROJECT = "gerec"
+ONLINE_WRITE_BATCH = 50_000  # rows per online write during materialization
 
 
 class BackendError(GerecError):
@@ -81,6 +82,8 @@ def feature_store_yaml(backends: Backends) -> str:
              f"project: {backends.project}", "provider: local",
              *_registry_yaml(backends.registry), "offline_store:", "  type: duckdb",
              *_online_yaml(backends.online), *_engine_yaml(backends.engine, backends.online != "sqlite"),
+             # materialization writes online in batches of this many rows: bounded memory on any catalogue
+             "materialization:", f"  online_write_batch_size: {ONLINE_WRITE_BATCH}",
              "entity_key_serialization_version: 3"]
     return "\n".join(lines) + "\n"
 
