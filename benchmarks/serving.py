@@ -152,14 +152,17 @@ def load_level(workspace: str, url: str, n_users: int, requests: int, concurrenc
                    "--requests", str(requests), "--concurrency", str(concurrency), "--seed", str(concurrency)]
         if swap_kind:
             command += ["--swap-at", str(requests // 2), "--swap-file", str(signal)]
-        generator = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        swap_seconds = None
-        while generator.poll() is None:
-            if swap_kind and swap_seconds is None and signal.exists():
-                swap_seconds = round(swap_index(workspace, swap_kind), 2)
-            time.sleep(0.05)
-        out, _ = generator.communicate()
-    result = json.loads(out)
+        answer = Path(tmp) / "answer.json"  # a file, not a pipe: 10,000 latencies overflow a pipe's buffer
+        with open(answer, "w") as sink:
+            generator = subprocess.Popen(command, stdout=sink, text=True)
+            swap_seconds = None
+            while generator.poll() is None:
+                if swap_kind and swap_seconds is None and signal.exists():
+                    swap_seconds = round(swap_index(workspace, swap_kind), 2)
+                time.sleep(0.05)
+        if generator.returncode:
+            raise RuntimeError(f"the load generator failed (exit {generator.returncode})")
+        result = json.loads(answer.read_text())
     latencies = np.asarray(result.pop("latencies_ms"))
     if swap_kind:
         result["swap"] = {"to": swap_kind, "seconds": swap_seconds}
@@ -178,6 +181,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--parts", default="search,filters,load", help="which parts to run")
     parser.add_argument("--no-swap", action="store_true", help="no index swap during the load levels")
+    parser.add_argument("--label", default=None, help="names this load run in the results (default: the workers)")
     args = parser.parse_args()
     from gerec import Workspace
     from gerec.retrieval.index import load_index
@@ -226,7 +230,8 @@ def main() -> None:
                 raise RuntimeError("the server did not become ready within 2 minutes")
             n_users = ws.data_manifest()["final"]["users"]
             load_level(args.workspace, url, n_users, 500, 4, None)  # warm-up
-            levels, kinds = [], ["hnsw", "flat"]
+            levels = []
+            kinds = ["flat", "hnsw"] if real.manifest["kind"] == "hnsw" else ["hnsw", "flat"]  # each swap changes it
             for j, c in enumerate(int(x) for x in args.concurrency.split(",")):
                 levels.append(load_level(args.workspace, url, n_users, args.requests, c,
                                          None if args.no_swap else kinds[j % 2]))
@@ -237,7 +242,8 @@ def main() -> None:
             server.wait(timeout=30)
             if not args.no_swap:
                 swap_index(args.workspace, "flat")  # leave the workspace as found
-        result.setdefault("load_by_workers", {})[str(args.workers)] = {"levels": levels, "server": server_side}
+        result.setdefault("load_by_workers", {})[args.label or str(args.workers)] = {"levels": levels,
+                                                                                     "server": server_side}
         result.pop("load", None)
     write_json(RESULTS, result)
 

@@ -30,7 +30,7 @@ SOURCES = {
     "serving.json": ("FAISS vs brute force q/s, id selectors vs over-fetch, HTTP latency under load with a hot swap",
                      "gerec --workspace /tmp/servews run --set epochs=3; python benchmarks/serving.py "
                      "--workspace /tmp/servews --requests 10000 [--workers 2 --parts load]"),
-    "scale.json": ("Ray vs local scoring texts/s, torchrun 2 processes vs 1 s/epoch (local mode)",
+    "scale.json": ("Ray vs local scoring items/s, torchrun 2 processes vs 1 s/epoch (local mode)",
                    "python benchmarks/scale.py --parts scoring,ddp"),
     "end_to_end.json": ("`gerec run` wall time per stage, its comparison, the re-run",
                         "python benchmarks/end_to_end.py --modes default,quick --threads 2; … --modes ml-100k --threads 1"),
@@ -176,12 +176,12 @@ def scale() -> None:
         return
     print(f"\n{r['mode']}.\n")
     if "scoring" in r:
-        print("| scoring engine | workers × threads | items | users | seconds | texts/s | same scores |")
-        print("|---|---|---:|---:|---:|---:|---|")
+        print("| scoring engine (Amazon Games items) | workers × threads | items | seconds | items/s | same scores |")
+        print("|---|---|---:|---:|---:|---|")
         for s in r["scoring"]:
             same = s.get("same_scores")
-            print(f"| {s['engine']} | {s['workers']} × {s['threads_per_worker']} | {s['items']:,} | {s['users']:,} | "
-                  f"{s['seconds']:.0f} | {s['texts_per_second']:.0f} | {'' if same is None else same} |")
+            print(f"| {s['engine']} | {s['workers']} × {s['threads_per_worker']} | {s['items']:,} | "
+                  f"{s['seconds']:.0f} | {s['items_per_second']:.0f} | {'' if same is None else same} |")
     if "ddp" in r:
         print("\n| SASRec on Amazon Beauty | epochs | s/epoch | wall s | valid NDCG@10 |")
         print("|---|---:|---:|---:|---:|")
