@@ -205,6 +205,15 @@ def test_config_errors_name_the_nearest_key() -> None:
         configs_from({}, "sasrek")
 
 
+def test_per_model_training_defaults_yield_to_explicit_settings() -> None:
+    """BERT4Rec trains with small batches and long patience by default (measured: it fails at SASRec's)."""
+    _, bert = configs_from({}, "bert4rec")
+    _, sas = configs_from({}, "sasrec")
+    assert (bert.batch_size, bert.patience) == (16, 30) and (sas.batch_size, sas.patience) == (128, 5)
+    _, given = configs_from({"batch-size": "64", "patience": "7"}, "bert4rec")
+    assert (given.batch_size, given.patience) == (64, 7)
+
+
 def test_time_budget_stops_training(tmp_path: Path) -> None:
     seqs = _sequences(n_users=40, length=12)
     train(seqs, ModelConfig(model="gru4rec", **SMALL), TrainConfig(epochs=50, patience=50, max_minutes=1e-6),
