@@ -125,6 +125,7 @@ def main() -> None:
                     out = subprocess.run(command, capture_output=True, text=True)
                     if out.returncode:
                         sys.exit(f"{key} failed:\n{out.stderr[-2000:]}")
+                    results = read_json(RESULTS) if RESULTS.exists() else {"runs": {}}  # other sweeps may have written
                     results["runs"][key] = {**json.loads(out.stdout.strip().splitlines()[-1]), "label": args.label,
                                             "overrides": settings}
                     write_json(RESULTS, results)
