@@ -75,6 +75,21 @@ def test_buckets_cover_the_test_set_and_gains_have_a_headline(stored: Workspace)
     assert 0 <= share["mean_share"] <= 1 and set(share["importance"]) == set(stored.guided_manifest()["attributes"])
     md = (stored.reports_dir / "results.md").read_text()
     assert "by the test item's training events" in md and "share of test events" in md
+    text = stored.results_path.read_text()
+    assert "NaN" not in text and "Infinity" not in text  # standard JSON: an undefined gain is null
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    from gerec.report.plots import bucket_gains
+
+    figure = bucket_gains(json.loads(text), stored.root / "buckets.png")  # the report's per-bucket gains
+    assert figure is not None and figure.stat().st_size > 10_000
+
+
+def test_undefined_gains_read_as_a_dash() -> None:
+    from gerec.evaluation.compare import change_text
+
+    assert change_text({"mean": 0.126, "low": -0.027, "high": 0.3}) == "+12.6% [-2.7%, +30.0%]"
+    assert change_text({"mean": None, "low": None, "high": None}) == "—"
+    assert change_text({"mean": float("nan"), "low": 0.0, "high": 0.1}) == "—"
 
 
 def test_bucket_labels_by_hand() -> None:

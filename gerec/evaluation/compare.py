@@ -7,6 +7,7 @@ row), so the interval of a relative change reflects the users, not two independe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,9 +84,14 @@ def interval_text(iv: dict[str, float]) -> str:
     return f"{iv['mean']:.4f} [{iv['low']:.4f}, {iv['high']:.4f}]"
 
 
-def change_text(iv: dict[str, float]) -> str:
-    """``+12.6% [-2.7%, +30.0%]``: a relative change and its 95% interval."""
-    return f"{iv['mean']:+.1%} [{iv['low']:+.1%}, {iv['high']:+.1%}]"
+def change_text(iv: dict[str, float | None]) -> str:
+    """``+12.6% [-2.7%, +30.0%]``: a relative change and its 95% interval; "—" where it is
+    undefined (the reference scores 0, e.g. a bucket where no variant hits)."""
+    values = [iv.get(k) for k in ("mean", "low", "high")]
+    if any(v is None or not math.isfinite(v) for v in values):
+        return "—"
+    mean, low, high = values
+    return f"{mean:+.1%} [{low:+.1%}, {high:+.1%}]"
 
 
 def table_rows(results: dict[str, Any], metrics: list[str] | tuple[str, ...]) -> list[list[str]]:

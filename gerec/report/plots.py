@@ -54,6 +54,38 @@ def metric_bars(results: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
+def bucket_gains(results: dict[str, Any], path: Path, metric: str = "NDCG@10") -> Path | None:
+    """Refined vs its strongest control per bucket (test item's training events, user's history
+    length), with the paired 95% interval; None when no model has a breakdown."""
+    rows = [r for r in results["rows"] if r.get("breakdown") and r.get("headline")]
+    if not rows:
+        return None
+    titles = {"item_events": "test item's training events", "history_length": "user's history length"}
+    dimensions = list(rows[0]["breakdown"])
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(rows), len(dimensions), figsize=(5 * len(dimensions), 3.2 * len(rows)), squeeze=False)
+    for ax_row, row in zip(axes, rows):
+        gain = f"refined_vs_{row['headline']['control']}"
+        for ax, dimension in zip(ax_row, dimensions):
+            names, means, errs = [], [], []
+            for name, bucket in row["breakdown"][dimension].items():
+                iv = bucket["gains"].get(gain, {}).get(metric) if bucket["gains"] else None
+                if not iv or any(iv.get(k) is None or not np.isfinite(iv[k]) for k in ("mean", "low", "high")):
+                    continue  # no test events there, or a reference that never hits: no defined gain
+                names.append(f"{name}\n{bucket['share']:.0%} of events")
+                means.append(100 * iv["mean"])
+                errs.append([100 * (iv["mean"] - iv["low"]), 100 * (iv["high"] - iv["mean"])])
+            if means:
+                ax.bar(range(len(means)), means, yerr=np.array(errs).T, capsize=4,
+                       color=[COLORS["refined"] if m >= 0 else "#999999" for m in means])
+                ax.set_xticks(range(len(means)), names, fontsize=8)
+            ax.axhline(0, color="black", linewidth=0.8)
+            ax.set_ylabel(f"{metric} change, %")
+            ax.set_title(f"{row['model']}: refined vs {LABELS[row['headline']['control']]}, by {titles.get(dimension, dimension)}",
+                         fontsize=9)
+    return _save(fig, path)
+
+
 def training_curves(histories: dict[str, list[dict[str, float]]], path: Path) -> Path:
     """Validation NDCG@10 and training loss per epoch for every trained model."""
     plt = _pyplot()

@@ -42,6 +42,9 @@ def blocks(data: dict[str, Any]) -> list[Block]:
               "model: same width, its attribute dimensions trained from random."),
         ("table", (["dataset", "model", "variant", *HEADLINE], table_rows(results, HEADLINE))),
         ("figure", ("metrics", "Headline metrics with 95% intervals.")),
+        ("figure", ("buckets", "Where the gain is: refined vs the strongest control (the headline) per bucket of "
+                               "the test item's popularity in training and of the user's history length, with paired "
+                               "95% intervals; a bucket without a defined gain is left out.")),
         ("figure", ("training", "Training curves: validation NDCG@10 (early stopping watches it) and loss.")),
     ]
     if data["guided"]:

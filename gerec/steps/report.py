@@ -108,6 +108,9 @@ def draw(ws: Workspace, data: dict[str, Any]) -> dict[str, Path]:
     """The report's figures as PNGs in ``reports/figures`` (name → path)."""
     folder = ws.reports_dir / "figures"
     figures = {"metrics": plots.metric_bars(data["results"], folder / "metrics.png")}
+    buckets = plots.bucket_gains(data["results"], folder / "buckets.png")
+    if buckets:
+        figures["buckets"] = buckets
     histories = training_histories(ws)
     if histories:
         figures["training"] = plots.training_curves(histories, folder / "training.png")
