@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Optional
 
 import typer
+from rich import box
 from rich.table import Table
 
 from gerec_cli.common import configure_threads, console, device, print_json, workspace
@@ -38,12 +39,19 @@ def evaluate(
 
 
 def comparison_table(results: dict[str, Any]) -> Table:
-    """The headline metrics of a comparison (``gerec.evaluation.compare``) as a terminal table."""
+    """The headline metrics of a comparison (``gerec.evaluation.compare``) as a terminal table that
+    fits 80 columns: each interval on a line of its own, numbers never wrapped, labels folded."""
     from gerec.evaluation.compare import table_rows
 
-    table = Table(title=f"{results['dataset']}: {results['split']}, full catalogue, history excluded (95% bootstrap CI)")
-    for col in ("model", "variant", *HEADLINE):
-        table.add_column(col, justify="left" if col in ("model", "variant") else "right")
+    models = sorted({row["model"] for row in results["rows"]})
+    one = len(models) == 1  # the model goes in the title instead of a column
+    table = Table(title=f"{results['dataset']}{', ' + models[0] if one else ''}: {results['split']}, full catalogue, "
+                        "history excluded; 95% bootstrap interval under each value", box=box.SIMPLE_HEAD, pad_edge=False)
+    if not one:
+        table.add_column("model")
+    table.add_column("variant", min_width=10, overflow="fold")
+    for col in HEADLINE:
+        table.add_column(col, justify="right", no_wrap=True)
     for row in table_rows(results, HEADLINE):
-        table.add_row(*row[1:])
+        table.add_row(*row[2 if one else 1:3], *(cell.replace(" [", "\n[", 1) for cell in row[3:]))
     return table

@@ -48,9 +48,8 @@ def run(
     stages, examples, artifacts = outcome["stages"], outcome["examples"], outcome["artifacts"]
     console.print(comparison_table(outcome["results"]))
     if quick:
-        console.print("[dim]--quick trains every model for 3 epochs: gains over base here mostly measure that refined "
-                      "and reduced-only start from the base model's embeddings, not the method. Run without --quick "
-                      "for converged models.[/]")
+        console.print("[dim]--quick trains every model for 3 epochs: these figures come from short training, "
+                      "not converged models, and say nothing about the method. Run without --quick for those.[/]")
     for case in examples:
         recent = "; ".join(case["history"][-3:])
         console.print(items_table(f"user {case['user_id']} (recently: {recent})", case["items"][:3], "reasons"))

@@ -77,18 +77,26 @@ def test_bad_force_and_bad_order_are_clear_errors(tmp_path: Path) -> None:
         Pipeline(ws, [Stage("a", lambda: "", after=("b",)), Stage("b", lambda: "")])
 
 
-def _table_rows(text: str) -> list[list[str]]:
-    """Rows of the rich tables in ``text``, with cells wrapped over several lines joined back."""
-    rows: list[list[str]] = []
-    for line in text.splitlines():
-        if not line.startswith("│"):
-            continue
-        cells = [c.strip() for c in line.strip("│").split("│")]
-        if cells[0] or not rows or len(rows[-1]) != len(cells):
-            rows.append(cells)
-        else:  # a continuation line: the first cell is empty
-            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells)]
-    return rows
+def _comparison(text: str) -> dict[str, list[str]]:
+    """The printed comparison table as {variant: ["value [low, high]", ...]}: each row is a line of
+    values (with the label, maybe folded onto the next lines) and a line of intervals."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:1] == ["variant"]) + 2
+    number = r"[+-]?\d+\.\d+%?"
+    rows: list[tuple[list[str], list[str], list[str]]] = []  # (label parts, values, intervals)
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        intervals = re.findall(r"\[[^\]]+\]", line)
+        rest = re.sub(r"\[[^\]]+\]", "", line)
+        values = re.findall(rf"(?<!\S){number}(?!\S)", rest)
+        label = re.sub(rf"(?<!\S){number}(?!\S)", "", rest).strip()
+        if values:
+            rows.append(([label], values, intervals))
+        else:
+            rows[-1][0].append(label)
+            rows[-1][2].extend(intervals)
+    return {" ".join(p for p in parts if p): [f"{v} {iv}" for v, iv in zip(values, ivs)] for parts, values, ivs in rows}
 
 
 # -- the real pipeline, --quick -------------------------------------------------------------------
@@ -110,15 +118,20 @@ def test_quick_run_writes_every_artifact_and_prints_every_row(quick: tuple[Path,
                  "indexes/refined-sasrec/index.faiss", "indexes/refined-sasrec/manifest.json", "reports/report.html",
                  "reports/report.md", "reports/report.json", "reports/figures/metrics.png", "pipeline.json"):
         assert (ws / path).exists(), path
-    rows = {tuple(r[:2]): r[2:] for r in _table_rows(out)}
-    for variant in ("base", "reduced-only", "refined", "refined vs base", "refined vs reduced-only"):
-        cells = rows[("sasrec", variant)]
+    rows = _comparison(out)
+    for variant in ("popularity", "base", "base-continued", "reduced-only", "refined", "refined, shuffled scores",
+                    "refined vs base", "refined vs base-continued", "refined vs reduced-only"):
+        cells = rows[variant]
         assert len(cells) == 3 and all(re.fullmatch(r"[+-]?\d+\.\d+%? \[.+, .+\]", c) for c in cells), cells
     assert len(re.findall(r"user \d+ \(recently: ", out)) == 3  # three users' example recommendations
-    assert "10 stages ran, 0 skipped" in out and str(ws / "reports" / "report.html") in out
+    assert "12 stages ran, 0 skipped" in out and str(ws / "reports" / "report.html") in out
     stages = json.loads((ws / "pipeline.json").read_text())["stages"]
     assert list(stages) == ["data", "base:sasrec", "guided", "reduce:sasrec", "features", "reduced:sasrec",
-                            "refined:sasrec", "evaluate", "index", "report"]
+                            "refined:sasrec", "shuffled:sasrec", "continued:sasrec", "evaluate", "index", "report"]
+    results = json.loads((ws / "reports" / "results.json").read_text())
+    (row,) = results["rows"]  # every arm of PROTOCOL.md that `gerec run` trains, and the headline over the controls
+    assert set(row["variants"]) == {"base", "continued", "reduced", "refined", "shuffled"}
+    assert row["headline"]["control"] in ("base", "continued", "reduced")
 
 
 def test_rerun_skips_unchanged_stages_and_force_redoes_one(quick: tuple[Path, str]) -> None:
@@ -146,7 +159,8 @@ def test_adding_a_model_trains_only_that_model(quick: tuple[Path, str], tmp_path
     assert result.exit_code == 0, result.output
     status = {s["stage"]: s["status"] for s in json.loads(result.stdout)["stages"]}
     assert {s for s, v in status.items() if v == "ran"} == {"base:gru4rec", "reduce:gru4rec", "features",
-                                                            "reduced:gru4rec", "refined:gru4rec", "evaluate", "report"}
+                                                            "reduced:gru4rec", "refined:gru4rec", "shuffled:gru4rec",
+                                                            "continued:gru4rec", "evaluate", "report"}
     assert status["reduced:sasrec"] == status["refined:sasrec"] == "skipped"
 
 

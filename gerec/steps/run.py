@@ -18,11 +18,14 @@ from typing import Any
 from rich.console import Console
 
 from gerec.errors import GerecError
-from gerec.names import DEFAULT_ENCODER, MODELS, index_name
+from gerec.names import DEFAULT_ENCODER, LABELS, MODELS, index_name
 from gerec.pipeline.runner import Pipeline, Stage, fingerprint
 from gerec.workspace import Workspace
 
-ARMS = ("reduced", "refined")  # the variants trained per model, besides its base
+# The variants trained per model from the store, besides its base and the base-continued arm:
+# the method and the controls PROTOCOL.md asks for (reduced-only: no language model; shuffled:
+# the LM's scores permuted across items and users — does their *content* matter?).
+ARMS = ("reduced", "refined", "shuffled")
 
 
 @dataclass
@@ -164,14 +167,28 @@ def _arm_stage(ws: Workspace, config: RunConfig, variant: str, model: str, conso
     return Stage(f"{variant}:{model}", run, {"settings": config.training()}, after, _model_files(ws, variant, model))
 
 
+def _continued_stage(ws: Workspace, config: RunConfig, model: str, console: Console, show_progress: bool) -> Stage:
+    """The base-continued control: the base trained on for as many epochs as the refined arm ran
+    (refined starts from the base's table, so "refined vs base" alone includes extra training)."""
+    def run() -> str:
+        from gerec.steps.base import continue_base
+
+        result = continue_base(ws, model, settings=config.training(), device=config.device, console=console,
+                               show_progress=show_progress)
+        return f"{result.epochs} more epochs, test NDCG@10 {result.test['NDCG@10']:.4f}"
+
+    return Stage(f"continued:{model}", run, {"settings": config.training()}, (f"base:{model}", f"refined:{model}"),
+                 _model_files(ws, "continued", model))
+
+
 def _evaluate_stage(ws: Workspace, config: RunConfig, after: tuple[str, ...]) -> Stage:
     def run() -> str:
         from gerec.steps.evaluate import evaluate
 
         results = evaluate(ws, list(config.models), device=config.device)
-        gains = ", ".join(f"{row['model']} {row['gains']['refined_vs_base']['NDCG@10']['mean']:+.1%}"
-                          for row in results["rows"])
-        return f"refined vs base NDCG@10: {gains}"
+        gains = ", ".join(f"{row['model']} {row['headline']['gain']['NDCG@10']['mean']:+.1%} vs "
+                          f"{LABELS[row['headline']['control']]}" for row in results["rows"] if row.get("headline"))
+        return f"refined vs the strongest control, NDCG@10: {gains}"
 
     return Stage("evaluate", run, {}, after, (ws.results_path,))
 
@@ -207,7 +224,8 @@ def stages(ws: Workspace, config: RunConfig, console: Console, show_progress: bo
     out += [_reduce_stage(ws, m) for m in config.models]
     out.append(_features_stage(ws, config, console, show_progress))
     out += [_arm_stage(ws, config, variant, m, console, show_progress) for m in config.models for variant in ARMS]
-    out.append(_evaluate_stage(ws, config, tuple(s.name for s in out if s.family in ("base", *ARMS))))
+    out += [_continued_stage(ws, config, m, console, show_progress) for m in config.models]
+    out.append(_evaluate_stage(ws, config, tuple(s.name for s in out if s.family in ("base", "continued", *ARMS))))
     out.append(_index_stage(ws, config.models[0]))
     out.append(_report_stage(ws, index_name(config.models[0])))
     return out
