@@ -81,30 +81,28 @@ def feature_objects(store_dir: Path, attributes: list[dict[str, str]]) -> Featur
     vector = Field(name="vector", dtype=Array(Float32), description="the attribute scores in schema order")
     never = timedelta(0)  # features never expire; a newer version replaces an older one
     source = {table: _source(store_dir, table) for table in VIEWS}  # one object per table: Feast wants unique names
-    # The language model's attribute scores of each item (1–9) as one vector: what training and serving read.
-    item_attributes_fv = FeatureView(
-        name="item_attributes", entities=[item], ttl=never, source=source["item_attributes"],
-        schema=[vector], description="guided embeddings of items: language-model attribute scores")
-    # The same scores one field per attribute, with the content hash they were scored from (offline only).
-    item_attribute_scores_fv = FeatureView(
-        name="item_attribute_scores", entities=[item], ttl=never, online=False,
-        source=source["item_attributes"],
-        schema=[*scores, vector, Field(name="content_hash", dtype=String)],
-        description="items' language-model attribute scores, one field per attribute (offline only)")
+
+    def attribute_views(kind: str, entity: Entity) -> tuple[FeatureView, FeatureView]:
+        """The language model's scores (1–9) of items or users: one vector online (what training
+        and serving read), and one field per attribute with the content hash they were scored from,
+        offline only."""
+        table = source[f"{kind}_attributes"]
+        online = FeatureView(name=f"{kind}_attributes", entities=[entity], ttl=never, source=table, schema=[vector],
+                             description=f"guided embeddings of {kind}s: language-model attribute scores")
+        offline = FeatureView(name=f"{kind}_attribute_scores", entities=[entity], ttl=never, online=False,
+                              source=table, schema=[*scores, vector, Field(name="content_hash", dtype=String)],
+                              description=f"{kind}s' language-model attribute scores, one field per attribute "
+                                          "(offline only)")
+        return online, offline
+
+    item_attributes_fv, item_attribute_scores_fv = attribute_views("item", item)
+    # users are scored from their recent train items
+    user_attributes_fv, user_attribute_scores_fv = attribute_views("user", user)
     # The base model's item embeddings reduced to k = d − m dimensions.
     item_base_reduced_fv = FeatureView(
         name="item_base_reduced", entities=[item, base_model], ttl=never, source=source["item_base_reduced"],
         schema=[Field(name="vector", dtype=Array(Float32)), Field(name="reduction", dtype=String)],
         description="reduced base item embeddings, keyed by the base model that produced them")
-    # The language model's attribute scores of each user, from their recent train items, as one vector.
-    user_attributes_fv = FeatureView(
-        name="user_attributes", entities=[user], ttl=never, source=source["user_attributes"],
-        schema=[vector], description="guided embeddings of users: language-model attribute scores")
-    user_attribute_scores_fv = FeatureView(
-        name="user_attribute_scores", entities=[user], ttl=never, online=False,
-        source=source["user_attributes"],
-        schema=[*scores, vector, Field(name="content_hash", dtype=String)],
-        description="users' language-model attribute scores, one field per attribute (offline only)")
     # Each user's most recent item ids, oldest first (what a recommendation request starts from).
     user_recent_items_fv = FeatureView(
         name="user_recent_items", entities=[user], ttl=never, source=source["user_recent_items"],
