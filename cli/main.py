@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from gerec.errors import GerecError
+
 from gerec_cli import base, data, evaluate, features, guided, index, refine, report, run, serving
 from gerec_cli.common import GerecGroup
 
@@ -38,12 +40,18 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     workspace: Annotated[str, typer.Option(envvar="GEREC_WORKSPACE", help="Workspace folder for every artifact.")] = "gerec-workspace",
     threads: Annotated[Optional[int], typer.Option(envvar="GEREC_THREADS", help="Torch/OpenMP threads (default: torch's choice).")] = None,
     device: Annotated[Optional[str], typer.Option(envvar="GEREC_DEVICE", help="Torch device for training, evaluation, scoring and serving: auto (a GPU if there is one) | cpu | cuda | cuda:N | mps.")] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     """Options shared by every command."""
+    from gerec.parallel import world
+
+    if world()[1] > 1 and ctx.invoked_subcommand not in ("base", "refine"):  # every rank would run it
+        raise GerecError("under torchrun only training runs in parallel (`base train`, `base continue`, "
+                         f"`refine train`); run `gerec {ctx.invoked_subcommand}` as one process")
 
 
 def main() -> None:

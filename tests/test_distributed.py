@@ -103,3 +103,16 @@ def test_torchrun_two_processes_train_like_one(fresh: Workspace, tmp_path: Path)
     final = [h[-1]["valid_NDCG@10"] for h in history.values()]
     assert abs(final[0] - final[1]) < 0.02
     assert not list((two.root / "models").glob("*.partial"))  # rank 0 published; no rank left a staging folder
+
+
+def test_only_training_runs_under_torchrun(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every rank would run any other command (import, score, run...) on the same files."""
+    from typer.testing import CliRunner
+
+    from gerec_cli.main import app
+
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    result = CliRunner().invoke(app, ["--workspace", str(tmp_path / "ws"), "run", "--quick"])
+    assert result.exit_code == 1 and "only training runs in parallel" in result.output
+    assert not (tmp_path / "ws").exists()
