@@ -171,9 +171,12 @@ def test_report_embeds_every_figure(quick: tuple[Path, str]) -> None:
     figures = sorted((ws / "reports" / "figures").glob("*.png"))
     assert len(images) == len(figures) >= 7  # metrics, training, scores, recovery, three case studies
     assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for data in images)
-    assert {"Dataset", "Results", "Attribute scores", "Recovering the ground truth (synthetic data)", "Case studies"} <= set(
+    assert {"What was found", "Dataset", "Results", "Attribute scores", "Recovering the ground truth (synthetic data)", "Case studies"} <= set(
         re.findall(r"<h2>([^<]+)</h2>", page))
     md = (ws / "reports" / "report.md").read_text()
+    found = md.split("## What was found", 1)[1].split("##", 1)[0]  # the summary opens the page, with numbers
+    assert md.index("## What was found") < md.index("## Dataset")
+    assert "strongest control" in found and "shuffled" in found and re.search(r"[+-]\d+\.\d%", found)
     for link in re.findall(r"\]\((figures/[^)]+)\)", md):
         assert (ws / "reports" / link).exists()
     data = json.loads((ws / "reports" / "report.json").read_text())

@@ -11,7 +11,8 @@ import html as html_lib
 from pathlib import Path
 from typing import Any
 
-from gerec.evaluation.compare import table_rows
+from gerec.evaluation.compare import change_text, table_rows
+from gerec.names import LABELS
 
 HEADLINE = ("MRR@10", "Recall@10", "NDCG@10")
 
@@ -24,12 +25,50 @@ def _reasons(item: dict[str, Any]) -> str:
     return reasons or "latent part only"
 
 
+def summary(results: dict[str, Any], metric: str = "NDCG@10") -> str:
+    """What was found, in plain words and with the numbers: per model, refined against the
+    strongest control, whether the language model's *content* mattered (shuffled scores), and
+    how far above popularity the models are."""
+    sentences = []
+    floor = results.get("popularity", {}).get(metric, {}).get("mean")
+    for row in results["rows"]:
+        variants, headline = row["variants"], row.get("headline")
+        if not headline or "refined" not in variants:
+            continue
+        control, gain = headline["control"], headline["gain"][metric]
+        refined = variants["refined"][metric]["mean"]
+        if gain["low"] is not None and gain["low"] > 0:
+            verdict = "better than"
+        elif gain["high"] is not None and gain["high"] < 0:
+            verdict = "worse than"
+        else:
+            verdict = "not distinguishable from"
+        text = (f"With {row['model']}, the refined model ({metric} {refined:.4f}) is {verdict} the strongest control, "
+                f"{LABELS[control]} ({variants[control][metric]['mean']:.4f}): {change_text(gain)} with a 95% paired "
+                "interval.")
+        shuffled = row["gains"].get("refined_vs_shuffled", {}).get(metric)
+        if shuffled:
+            content = ("so the language model's scores help through their content, not only as extra dimensions"
+                       if shuffled["low"] is not None and shuffled["low"] > 0 else
+                       "so these figures do not show that the content of the language model's scores matters")
+            text += f" Against the same model with the scores shuffled across items and users: {change_text(shuffled)}, {content}."
+        share = (row.get("attribution") or {}).get("refined")
+        if share:
+            text += f" The attribute dimensions carry {share['mean_share']:.0%} of a top-{share['k']} score on average."
+        sentences.append(text)
+    if floor is not None:
+        sentences.append(f"The most-popular list scores {floor:.4f}.")
+    return " ".join(sentences)
+
+
 def blocks(data: dict[str, Any]) -> list[Block]:
     """The report's content, independent of how it is rendered."""
     stats, results = data["stats"], data["results"]
     final, split = stats["final"], stats["split"]
     out: list[Block] = [
         ("p", f"Workspace {data['workspace']} · gerec {data['gerec_version']} · generated {data['generated']}"),
+        ("h2", "What was found"),
+        ("p", summary(results)),
         ("h2", "Dataset"),
         ("table", (["users", "items", "interactions", "density", "median length", "train / valid / test events"],
                    [[f"{final['users']:,}", f"{final['items']:,}", f"{final['interactions']:,}",
