@@ -19,16 +19,19 @@ def evaluate(
     split: Annotated[str, typer.Option(help="test | valid")] = "test",
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of the users for the 95% intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    arms: Annotated[Optional[str], typer.Option(help="Arms to compare, comma-separated: base, continued, reduced, "
+                                                "guided, refined, shuffled, nouser (default: every trained one).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Evaluate every trained variant; write reports/results.json and results.md."""
+    """Evaluate every trained variant (or the --arms named); write reports/results.json and results.md."""
     from gerec.errors import GerecError
     from gerec.steps.evaluate import evaluate as evaluate_all
 
     configure_threads(ctx)
     ws = workspace(ctx)
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    results = evaluate_all(ws, names, split, bootstrap, seed, device=device(ctx))
+    chosen = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
+    results = evaluate_all(ws, names, split, bootstrap, seed, device=device(ctx), arms=chosen)
     if not results["rows"]:
         raise GerecError(f"no trained models in {ws.models_dir}: run `gerec base train` and `gerec refine train`")
     if json_out:

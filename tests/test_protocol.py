@@ -115,6 +115,13 @@ def test_cli_arms(stored: Workspace) -> None:
     assert result.exit_code == 0, result.output
     assert {"base", "continued", "nouser"} <= set(json.loads(result.stdout)["rows"][0]["variants"])
     assert len(sequences(stored).users) == stored.data_manifest()["final"]["users"]
+    only = runner.invoke(app, root + ["evaluate", "--bootstrap", "100", "--arms", "base,continued", "--json"])
+    assert only.exit_code == 0, only.output
+    (row,) = json.loads(only.stdout)["rows"]
+    assert set(row["variants"]) == {"base", "continued"} and "headline" not in row  # no refined arm: no headline
+    for arms, message in (("base,guided", "arm 'guided' of sasrec is not trained"), ("base,refind", "unknown arm")):
+        bad = runner.invoke(app, root + ["evaluate", "--arms", arms])
+        assert bad.exit_code == 1 and message in bad.output, bad.output
 
 
 def test_a_row_stopped_by_a_wall_budget_is_marked_and_not_compared() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from gerec.artifacts import atomic_file, read_json, write_json
 from gerec.config import check
+from gerec.errors import GerecError
 from gerec.evaluation.attribution import attribute_shares
 from gerec.evaluation.breakdown import breakdown, bucket_labels
 from gerec.evaluation.compare import bootstrap, breakdown_markdown, comparison_row, markdown
@@ -31,9 +32,14 @@ def dataset_name(ws: Workspace) -> str:
 
 
 def evaluate(ws: Workspace, models: list[str] | None = None, split: str = "test", n_boot: int = 1000, seed: int = 0,
-             batch_size: int = 512, device: str | None = None, write: bool = True) -> dict[str, Any]:
-    """Evaluate every trained variant of ``models`` (default: all trained); returns the results
-    document and (``write``) saves it as ``reports/results.json`` and ``results.md``."""
+             batch_size: int = 512, device: str | None = None, write: bool = True,
+             arms: list[str] | None = None) -> dict[str, Any]:
+    """Evaluate the trained ``arms`` (default: every trained variant) of ``models`` (default: all
+    trained); returns the results document and (``write``) saves it as ``reports/results.json``
+    and ``results.md``. Naming an arm that is not trained is an error, not a silent omission."""
+    unknown = [a for a in arms or () if a not in VARIANTS]
+    if unknown:
+        raise GerecError(f"unknown arm '{unknown[0]}'; choose from {', '.join(VARIANTS)}")
     seqs = sequences(ws)
     check("bootstrap resamples", n_boot, 1, MAX_BOOTSTRAP_CELLS // max(len(seqs.users), 1))
     models = models or sorted({model for _, model in ws.trained()})
@@ -41,9 +47,12 @@ def evaluate(ws: Workspace, models: list[str] | None = None, split: str = "test"
     rows = []
     for model in models:
         per_variant, users, shares, budgeted = {}, None, {}, set()
-        for variant in VARIANTS:
+        for variant in arms or VARIANTS:
             folder = ws.model_dir(variant, model)
             if not (folder / "model.safetensors").exists():
+                if arms:
+                    raise GerecError(f"arm '{variant}' of {model} is not trained in {ws.root} "
+                                     f"(models/{folder.name} is missing)")
                 continue
             net = load_checkpoint(folder, device)
             result = evaluate_model(net, seqs, split, max_len=int(net.config.max_len), batch_size=batch_size)
