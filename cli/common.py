@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -16,10 +15,10 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from gerec.errors import GerecError
+from gerec.parallel import is_writer
 from gerec.workspace import Workspace
 
-# Under torchrun every process runs the command; only rank 0 speaks (gerec.parallel).
-_speaks = int(os.environ.get("RANK", 0)) == 0
+_speaks = is_writer()  # under torchrun every process runs the command; only rank 0 speaks
 console = Console(quiet=not _speaks)
 err_console = Console(stderr=True, quiet=not _speaks)
 

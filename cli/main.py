@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from gerec.errors import GerecError
+from gerec.parallel import world
 
 from gerec_cli import base, data, evaluate, features, guided, index, refine, report, run, serving
 from gerec_cli.common import GerecGroup
@@ -47,8 +48,6 @@ def main_options(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     """Options shared by every command."""
-    from gerec.parallel import world
-
     if world()[1] > 1 and ctx.invoked_subcommand not in ("base", "refine"):  # every rank would run it
         raise GerecError("under torchrun only training runs in parallel (`base train`, `base continue`, "
                          f"`refine train`); run `gerec {ctx.invoked_subcommand}` as one process")

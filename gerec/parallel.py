@@ -11,8 +11,10 @@ checkpoints, metrics and the published model. Without ``torchrun`` nothing here 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported where it is used: the CLI asks world() before any heavy import
+    import torch
 
 
 def world() -> tuple[int, int]:
@@ -29,6 +31,8 @@ def join(device: torch.device) -> torch.device:
     rank, size = world()
     if size == 1:
         return device
+    import torch
+
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
@@ -53,5 +57,8 @@ def my_share(rows: torch.Tensor) -> torch.Tensor:
 
 
 def barrier() -> None:
-    if world()[1] > 1 and torch.distributed.is_initialized():
-        torch.distributed.barrier()
+    if world()[1] > 1:
+        import torch
+
+        if torch.distributed.is_initialized():
+            torch.distributed.barrier()

@@ -84,14 +84,17 @@ def interval_text(iv: dict[str, float]) -> str:
     return f"{iv['mean']:.4f} [{iv['low']:.4f}, {iv['high']:.4f}]"
 
 
+def defined(iv: dict[str, float | None] | None) -> bool:
+    """Whether a relative change has a value: not where its reference scores 0 (e.g. a bucket
+    where no variant hits), which results.json stores as null."""
+    return bool(iv) and all(iv.get(k) is not None and math.isfinite(iv[k]) for k in ("mean", "low", "high"))
+
+
 def change_text(iv: dict[str, float | None]) -> str:
-    """``+12.6% [-2.7%, +30.0%]``: a relative change and its 95% interval; "—" where it is
-    undefined (the reference scores 0, e.g. a bucket where no variant hits)."""
-    values = [iv.get(k) for k in ("mean", "low", "high")]
-    if any(v is None or not math.isfinite(v) for v in values):
+    """``+12.6% [-2.7%, +30.0%]``: a relative change and its 95% interval; "—" where it is undefined."""
+    if not defined(iv):
         return "—"
-    mean, low, high = values
-    return f"{mean:+.1%} [{low:+.1%}, {high:+.1%}]"
+    return f"{iv['mean']:+.1%} [{iv['low']:+.1%}, {iv['high']:+.1%}]"
 
 
 def table_rows(results: dict[str, Any], metrics: list[str] | tuple[str, ...]) -> list[list[str]]:

@@ -28,9 +28,9 @@ from gerec.errors import GerecError
 
 TIMESTAMP = "event_timestamp"
 VIEWS = ("item_attributes", "item_base_reduced", "user_attributes", "user_recent_items")  # online, materialized
-OFFLINE_VIEWS = ("item_attribute_scores", "user_attribute_scores")  # per-attribute fields, offline only
+# view → the offline table (folder) it reads: the per-attribute views are offline-only twins
 TABLE_OF = {**{v: v for v in VIEWS}, "item_attribute_scores": "item_attributes",
-            "user_attribute_scores": "user_attributes"}  # view → the offline table (folder) it reads
+            "user_attribute_scores": "user_attributes"}
 
 
 class FeatureObjects(NamedTuple):

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from gerec.artifacts import atomic_file
+from gerec.evaluation.compare import defined
 from gerec.names import LABELS
 
 COLORS = {"base": "#8d99ae", "continued": "#5c677d", "reduced": "#e9c46a", "guided": "#f4a261",
@@ -70,8 +71,8 @@ def bucket_gains(results: dict[str, Any], path: Path, metric: str = "NDCG@10") -
             names, means, errs = [], [], []
             for name, bucket in row["breakdown"][dimension].items():
                 iv = bucket["gains"].get(gain, {}).get(metric) if bucket["gains"] else None
-                if not iv or any(iv.get(k) is None or not np.isfinite(iv[k]) for k in ("mean", "low", "high")):
-                    continue  # no test events there, or a reference that never hits: no defined gain
+                if not defined(iv):
+                    continue  # no test events there, or a reference that never hits
                 names.append(f"{name}\n{bucket['share']:.0%} of events")
                 means.append(100 * iv["mean"])
                 errs.append([100 * (iv["mean"] - iv["low"]), 100 * (iv["high"] - iv["mean"])])

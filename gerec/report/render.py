@@ -11,7 +11,7 @@ import html as html_lib
 from pathlib import Path
 from typing import Any
 
-from gerec.evaluation.compare import change_text, table_rows
+from gerec.evaluation.compare import change_text, defined, table_rows
 from gerec.names import LABELS
 
 HEADLINE = ("MRR@10", "Recall@10", "NDCG@10")
@@ -37,19 +37,15 @@ def summary(results: dict[str, Any], metric: str = "NDCG@10") -> str:
             continue
         control, gain = headline["control"], headline["gain"][metric]
         refined = variants["refined"][metric]["mean"]
-        if gain["low"] is not None and gain["low"] > 0:
-            verdict = "better than"
-        elif gain["high"] is not None and gain["high"] < 0:
-            verdict = "worse than"
-        else:
-            verdict = "not distinguishable from"
+        verdict = ("better than" if defined(gain) and gain["low"] > 0 else
+                   "worse than" if defined(gain) and gain["high"] < 0 else "not distinguishable from")
         text = (f"With {row['model']}, the refined model ({metric} {refined:.4f}) is {verdict} the strongest control, "
                 f"{LABELS[control]} ({variants[control][metric]['mean']:.4f}): {change_text(gain)} with a 95% paired "
                 "interval.")
         shuffled = row["gains"].get("refined_vs_shuffled", {}).get(metric)
         if shuffled:
             content = ("so the language model's scores help through their content, not only as extra dimensions"
-                       if shuffled["low"] is not None and shuffled["low"] > 0 else
+                       if defined(shuffled) and shuffled["low"] > 0 else
                        "so these figures do not show that the content of the language model's scores matters")
             text += f" Against the same model with the scores shuffled across items and users: {change_text(shuffled)}, {content}."
         share = (row.get("attribution") or {}).get("refined")

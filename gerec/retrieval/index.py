@@ -16,9 +16,9 @@ refused below a recall floor, so it never silently returns the wrong items.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np

@@ -235,8 +235,9 @@ def create_app(load: Callable[[], Recommender], manifest: Path, api_key: str | N
         rec.observe = lambda stage, seconds: metrics.stages.labels(stage).observe(seconds)
         metrics.items.set(len(rec.index))
         # Everything loaded so far (torch, Feast, the model) lives as long as the process: out of the
-        # collector's sight, a full collection no longer walks millions of objects. Measured: six
-        # ~200 ms pauses per 10,000 requests before, which stalled every request in flight.
+        # collector's sight, a full collection no longer walks millions of objects. Measured over
+        # 30,000 requests: 18 full collections of 100-250 ms without this, each stalling every
+        # request in flight (p99 at concurrency 32: 274 ms); with it, under 10 ms (p99 95 ms).
         gc.collect()
         gc.freeze()
         return rec
