@@ -28,6 +28,7 @@ def run(
     force: Annotated[Optional[list[str]], typer.Option(help="Redo a stage even if its inputs are unchanged (repeatable; 'all', a stage such as 'guided', or a family such as 'base').")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value training setting for every model (e.g. epochs=20).")] = None,
     seed: SeedOption = None,
+    seeds: Annotated[int, typer.Option(help="Train every model and arm this many times (seed, seed + 1, ...); tables average the seeds and show their spread. PROTOCOL.md asks for 3.")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Run the pipeline end to end: data → base models → guided attribute scores → feature store →
@@ -39,7 +40,7 @@ def run(
     configure_threads(ctx)
     names = tuple(m.strip() for m in models.split(",") if m.strip())
     config = RunConfig(data, fmt, items, names, schema, backend, lm, finetune, quick, settings(None, set_, seed),
-                       device(ctx))
+                       device(ctx), seeds)
     outcome = run_all(workspace(ctx), config, tuple(force or ()), Console(stderr=True, quiet=json_out),
                       show_progress=not json_out)
     if json_out:

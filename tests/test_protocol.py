@@ -133,3 +133,57 @@ def test_a_row_stopped_by_a_wall_budget_is_marked_and_not_compared() -> None:
     assert set(row["gains"]) == {"refined_vs_reduced"} and row["headline"]["control"] == "reduced"
     labels = [r[2] for r in table_rows({"dataset": "d", "rows": [row]}, ["NDCG@10"])]
     assert "base (time budget: not compared)" in labels
+
+
+def test_replica_keys_and_their_seeds() -> None:
+    from gerec.errors import GerecError
+    from gerec.names import parse_replica, replica
+    from gerec.steps.run import RunConfig, stages
+    from gerec.training import replica_settings
+
+    assert [replica("sasrec", k) for k in range(3)] == ["sasrec", "sasrec-seed1", "sasrec-seed2"]
+    assert parse_replica("bert4rec-seed12") == ("bert4rec", 12) and parse_replica("gru4rec") == ("gru4rec", 0)
+    for bad in ("sasrec-seed0", "sasrec-seed01", "sasrec-seed", "sasrek", "sasrec-seedx"):
+        with pytest.raises(GerecError, match="unknown model"):
+            parse_replica(bad)
+    assert replica_settings("sasrec-seed2", {})[1]["seed"] == 44  # the default seed 42, + 2
+    assert replica_settings("sasrec-seed2", {"seed": 7, "lr": 0.1}) == ("sasrec", {"seed": 9, "lr": 0.1})
+    assert "seed" not in replica_settings("sasrec-seed2", {}, inherit_seed=True)[1]  # the checkpoint's own
+    config = RunConfig(models=("sasrec", "gru4rec"), seeds=2)
+    assert config.keys() == ["sasrec", "gru4rec", "sasrec-seed1", "gru4rec-seed1"]
+    names = [s.name for s in stages(Workspace.resolve("unused"), config, None, False)]
+    assert "base:gru4rec-seed1" in names and "continued:sasrec-seed1" in names and "reduce:sasrec-seed1" in names
+    assert names.index("shuffled:sasrec") < names.index("refined:sasrec-seed1")  # whole replicas first
+    with pytest.raises(GerecError, match="seeds"):
+        RunConfig(seeds=0)
+
+
+def test_replicas_train_with_their_own_seed_and_table_and_evaluate_as_one_row(stored: Workspace) -> None:
+    from gerec.evaluation.compare import table_rows
+    from gerec.steps.base import train_base
+
+    from small_workspace import BASE
+
+    train_base(stored, "sasrec-seed1", BASE, show_progress=False)
+    materialize(stored, ["sasrec-seed1"], show_progress=False)
+    assert read_json(stored.model_dir("base", "sasrec-seed1") / "config.json")["train"]["seed"] == 43
+    own = refinement_from_store(stored, "sasrec-seed1", "refined", DIM)
+    first = refinement_from_store(stored, "sasrec", "refined", DIM)
+    scale = own.info["normalization"]["alpha"] / first.info["normalization"]["alpha"]  # the latent part's RMS
+    assert torch.allclose(own.frozen, first.frozen * scale, atol=1e-5)  # the same language-model scores ...
+    assert not torch.equal(own.trainable, first.trainable)  # ... beside the replica's own reduced base table
+    for key in ("sasrec", "sasrec-seed1"):
+        train_refined(stored, key, "refined", {"epochs": 1}, show_progress=False)
+    assert read_json(stored.model_dir("refined", "sasrec-seed1") / "config.json")["train"]["seed"] == 43
+    results = evaluate(stored, n_boot=100)
+    (row,) = results["rows"]  # one row per architecture, whatever the replicas
+    for variant in ("base", "refined"):
+        seeds = row["seeds"][variant]
+        assert seeds["runs"] == ["sasrec", "sasrec-seed1"]
+        means = seeds["means"]["NDCG@10"]
+        assert len(set(means)) == 2 and row["variants"][variant]["NDCG@10"]["mean"] == pytest.approx(np.mean(means))
+    assert row["attribution"]["refined"]["seeds"] == 2
+    labels = [r[2] for r in table_rows(results, ["NDCG@10"])]
+    assert any(label.startswith("refined (2 seeds, sd ") for label in labels), labels
+    only = evaluate(stored, ["sasrec-seed1"], n_boot=100, write=False)
+    assert only["rows"][0]["seeds"]["base"]["runs"] == ["sasrec-seed1"]

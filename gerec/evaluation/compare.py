@@ -97,6 +97,14 @@ def change_text(iv: dict[str, float | None]) -> str:
     return f"{iv['mean']:+.1%} [{iv['low']:+.1%}, {iv['high']:+.1%}]"
 
 
+def seeds_text(seeds: dict[str, Any] | None) -> str:
+    """`` (3 seeds, sd 0.0012)``: how many seeds an arm's row averages and the spread of their
+    mean NDCG@10; nothing for one seed."""
+    if not seeds or len(seeds["runs"]) < 2:
+        return ""
+    return f" ({len(seeds['runs'])} seeds, sd {float(np.std(seeds['means'][HEADLINE], ddof=1)):.4f})"
+
+
 def table_rows(results: dict[str, Any], metrics: list[str] | tuple[str, ...]) -> list[list[str]]:
     """One row per (model, variant) and per relative change: dataset, model, label, then each
     metric; the popularity baseline (the floor every model must clear) first."""
@@ -106,7 +114,8 @@ def table_rows(results: dict[str, Any], metrics: list[str] | tuple[str, ...]) ->
                      *(interval_text(results["popularity"][m]) for m in metrics)])
     for row in results["rows"]:
         for variant, values in row["variants"].items():
-            label = LABELS[variant] + (" (time budget: not compared)" if variant in row.get("budgeted", ()) else "")
+            label = LABELS[variant] + seeds_text(row.get("seeds", {}).get(variant))
+            label += " (time budget: not compared)" if variant in row.get("budgeted", ()) else ""
             rows.append([results["dataset"], row["model"], label, *(interval_text(values[m]) for m in metrics)])
         for gain, values in row["gains"].items():
             new, old = gain.split("_vs_")
@@ -119,7 +128,8 @@ def markdown(results: dict[str, Any], metrics: list[str] | None = None) -> str:
     """The results as a Markdown table: one row per (model, variant), gains below."""
     metrics = metrics or results["metrics"]
     lines = [f"Dataset **{results['dataset']}**, {results['split']} split, full-catalogue ranking with history "
-             f"excluded; mean over users [95% bootstrap interval, {results['bootstrap']} resamples].", "",
+             f"excluded; mean over users (of each user's mean over an arm's seeds) [95% bootstrap interval, "
+             f"{results['bootstrap']} resamples]; sd: spread of the seeds' {HEADLINE}.", "",
              "| dataset | model | variant | " + " | ".join(metrics) + " |",
              "|---|---|---|" + "---:|" * len(metrics)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results, metrics)]

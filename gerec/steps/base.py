@@ -10,7 +10,7 @@ from gerec.artifacts import read_json
 from gerec.errors import GerecError
 from gerec.names import DEFAULT_MODEL
 from gerec.steps.data import sequences
-from gerec.training import TrainResult, configs_from, train
+from gerec.training import TrainResult, configs_from, replica_settings, train
 from gerec.workspace import Workspace
 
 
@@ -21,8 +21,10 @@ def train_base(ws: Workspace, model: str = DEFAULT_MODEL, settings: dict[str, An
 
     ``settings`` is one flat mapping of architecture and training settings (``dim``,
     ``epochs``, ``lr`` ...; an unknown key is an error naming the nearest valid one).
+    ``model`` may name a replica of a multi-seed comparison (``sasrec-seed1``: seed + 1).
     """
-    model_config, train_config = configs_from(settings or {}, model)
+    architecture, settings = replica_settings(model, settings)
+    model_config, train_config = configs_from(settings, architecture)
     return train(sequences(ws), model_config, train_config, ws.model_dir("base", model), resume=resume,
                  data_files=ws.data_manifest()["files"], device=device, console=console,
                  show_progress=show_progress)
@@ -44,10 +46,11 @@ def continue_base(ws: Workspace, model: str = DEFAULT_MODEL, epochs: int | None 
             raise GerecError(f"the continued arm runs as long as the refined one: train `refined-{model}` first, "
                              "or give the number of epochs")
         epochs = int(read_json(refined)["epochs"])
+    architecture, settings = replica_settings(model, settings, inherit_seed=True)
     base = read_json(base_dir / "config.json")
-    merged = {**base["model"], **base["train"], **(settings or {}), "epochs": epochs, "patience": epochs}
+    merged = {**base["model"], **base["train"], **settings, "epochs": epochs, "patience": epochs}
     merged.pop("model", None)
-    model_config, train_config = configs_from(merged, model)
+    model_config, train_config = configs_from(merged, architecture)
     return train(sequences(ws), model_config, train_config, ws.model_dir("continued", model),
                  data_files=ws.data_manifest()["files"], device=device, console=console,
                  show_progress=show_progress, init=base_dir)

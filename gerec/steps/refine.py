@@ -30,7 +30,7 @@ from gerec.models.refined import Refinement
 from gerec.names import REFINED_VARIANTS
 from gerec.refine.normalize import Normalizer
 from gerec.steps.data import sequences
-from gerec.training import TrainResult, configs_from, train
+from gerec.training import TrainResult, configs_from, replica_settings, train
 from gerec.workspace import Workspace
 
 
@@ -117,10 +117,11 @@ def train_refined(ws: Workspace, base_model: str, variant: str = "refined", sett
     if not (base_dir / "config.json").exists():
         raise GerecError(f"no base model '{base_model}' in {ws.root}: train it first "
                          f"(`gerec base train --model {base_model}`)")
+    architecture, settings = replica_settings(base_model, settings, inherit_seed=True)
     base = read_json(base_dir / "config.json")
-    merged = {**base["model"], **base["train"], **(settings or {})}
+    merged = {**base["model"], **base["train"], **settings}
     merged.pop("model", None)
-    model_config, train_config = configs_from(merged, base_model)
+    model_config, train_config = configs_from(merged, architecture)
     if model_config.dim != base["model"]["dim"] and variant != "guided":
         raise ConfigError(f"dim must stay {base['model']['dim']} (the base model's width) for variant {variant}")
     refinement = refinement_from_store(ws, base_model, variant, model_config.dim, normalization, alpha, beta,

@@ -17,8 +17,9 @@ from typing import Any
 
 from rich.console import Console
 
+from gerec.config import check
 from gerec.errors import GerecError
-from gerec.names import DEFAULT_ENCODER, LABELS, MODELS, index_name
+from gerec.names import DEFAULT_ENCODER, LABELS, MODELS, index_name, replica
 from gerec.pipeline.runner import Pipeline, Stage, fingerprint
 from gerec.workspace import Workspace
 
@@ -43,6 +44,7 @@ class RunConfig:
     quick: bool = False
     settings: dict[str, Any] = field(default_factory=dict)  # training settings for every model
     device: str | None = None  # None: $GEREC_DEVICE, else auto
+    seeds: int = 1  # replicas of every model and arm (PROTOCOL.md asks for 3); replica k trains with seed + k
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -50,6 +52,7 @@ class RunConfig:
         unknown = [m for m in self.models if m not in MODELS]
         if unknown:
             raise GerecError(f"unknown model '{unknown[0]}'; choose from {', '.join(MODELS)}")
+        check("seeds", self.seeds, 1, 100)
         if self.quick and self.data is not None:
             raise GerecError("quick mode uses a small synthetic dataset; give no data, or leave quick mode "
                              "(and set epochs=3 for short training on real data)")
@@ -61,6 +64,10 @@ class RunConfig:
 
     def training(self) -> dict[str, Any]:
         return {**({"epochs": 3} if self.quick else {}), **self.settings}
+
+    def keys(self) -> list[str]:
+        """Every model key trained: each model's replicas (``sasrec``, ``sasrec-seed1`` ...), seed by seed."""
+        return [replica(model, k) for k in range(self.seeds) for model in self.models]
 
 
 def _model_files(ws: Workspace, variant: str, model: str) -> tuple[Path, ...]:
@@ -93,9 +100,10 @@ def _data_stage(ws: Workspace, config: RunConfig) -> Stage:
 
 
 def _base_stage(ws: Workspace, config: RunConfig, model: str, console: Console, show_progress: bool) -> Stage:
-    from gerec.training import configs_from
+    from gerec.training import configs_from, replica_settings
 
-    model_config, train_config = configs_from(config.training(), model)  # a bad setting fails before any stage
+    architecture, settings = replica_settings(model, config.training())
+    model_config, train_config = configs_from(settings, architecture)  # a bad setting fails before any stage
 
     def run() -> str:
         from gerec.steps.base import train_base
@@ -149,7 +157,7 @@ def _features_stage(ws: Workspace, config: RunConfig, console: Console, show_pro
         rows = sum(view["rows"] for view in report["views"].values())
         return f"Feast store applied, {rows:,} rows materialized online"
 
-    after = ("guided", *(f"reduce:{m}" for m in config.models))
+    after = ("guided", *(f"reduce:{m}" for m in config.keys()))
     return Stage("features", run, {}, after, (ws.feature_store_dir / "offline",))
 
 
@@ -219,12 +227,15 @@ def _report_stage(ws: Workspace, index: str) -> Stage:
 def stages(ws: Workspace, config: RunConfig, console: Console, show_progress: bool = True) -> list[Stage]:
     """The stages of `gerec run`, in order."""
     out = [_data_stage(ws, config)]
-    out += [_base_stage(ws, config, m, console, show_progress) for m in config.models]
+    out += [_base_stage(ws, config, m, console, show_progress) for m in config.keys()]
     out.append(_guided_stage(ws, config, console, show_progress))
-    out += [_reduce_stage(ws, m) for m in config.models]
+    out += [_reduce_stage(ws, m) for m in config.keys()]
     out.append(_features_stage(ws, config, console, show_progress))
-    out += [_arm_stage(ws, config, variant, m, console, show_progress) for m in config.models for variant in ARMS]
-    out += [_continued_stage(ws, config, m, console, show_progress) for m in config.models]
+    # seed by seed, the method and its strongest-looking controls first: a sweep stopped midway
+    # leaves whole replicas, which is what a comparison can use
+    for m in config.keys():
+        out += [_arm_stage(ws, config, variant, m, console, show_progress) for variant in ARMS]
+        out.append(_continued_stage(ws, config, m, console, show_progress))
     out.append(_evaluate_stage(ws, config, tuple(s.name for s in out if s.family in ("base", "continued", *ARMS))))
     out.append(_index_stage(ws, config.models[0]))
     out.append(_report_stage(ws, index_name(config.models[0])))
