@@ -38,7 +38,9 @@ def print_dropped(dropped: dict[str, int]) -> None:
         console.print(f"dropped {dropped['users_fewer_than_3']:,} users with fewer than 3 interactions")
     notes = {"duplicates": "repeated user-item events", "missing_text": "events of items without text",
              "below_min_rating": "events below the rating threshold",
-             "users_below_min_user": "users below --min-user", "items_below_min_item": "items below --min-item"}
+             "users_below_min_user": "users below --min-user", "items_below_min_item": "items below --min-item",
+             "cold_item_events": "train/valid events on held-out cold items",
+             "users_short_after_cold": "users left with fewer than 3 events without them"}
     for key, what in notes.items():
         if dropped.get(key):
             console.print(f"dropped {dropped[key]:,} {what}")
@@ -63,6 +65,7 @@ def import_(
     min_rating: Annotated[Optional[float], typer.Option(help="Drop events rated below this.")] = None,
     missing_text: Annotated[str, typer.Option(help="Events whose item has no text: error | drop.")] = "error",
     seed: Annotated[int, typer.Option(help="Seed of the tie-breaking key for equal timestamps.")] = 42,
+    cold_items: Annotated[float, typer.Option(help="Share of items held out of training as cold items: those first seen last in time; they stay only as test targets.")] = 0.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
 ) -> None:
     """Import a dataset: clean, k-core, dense ids, leave-one-out split (Parquet + manifest)."""
@@ -72,7 +75,7 @@ def import_(
     columns = ColumnMap(user=user_col, item=item_col, time=time_col or None, rating=rating_col,
                         item_id=items_id_col, title=title_col, text=tuple(text_col or ()))
     options = ImportOptions(min_user=min_user, min_item=min_item, dedupe=dedupe, min_rating=min_rating,
-                            missing_text=missing_text, seed=seed)
+                            missing_text=missing_text, seed=seed, cold_items=cold_items)
     ws = workspace(ctx)
     with console.status(f"importing {path} ..."):
         manifest = import_data(ws, fmt, path, items, columns, options)
@@ -80,6 +83,10 @@ def import_(
         print_json(manifest)
         return
     print_dropped(manifest["dropped"])
+    if manifest["cold_items"]["items"]:
+        cold = manifest["cold_items"]
+        console.print(f"held out {cold['items']:,} cold items (first seen from {cold['first_seen_from']}): "
+                      f"{cold['test_events']:,} test events")
     console.print(stats_table(stats(ws)))
     console.print(f"wrote {ws.data_dir} in {manifest['seconds']:.2f} s")
 

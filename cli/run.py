@@ -29,6 +29,7 @@ def run(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value training setting for every model (e.g. epochs=20).")] = None,
     seed: SeedOption = None,
     seeds: Annotated[int, typer.Option(help="Train every model and arm this many times (seed, seed + 1, ...); tables average the seeds and show their spread. PROTOCOL.md asks for 3.")] = 1,
+    cold_items: Annotated[float, typer.Option(help="Share of items held out of training as cold items (first seen last in time); the results then have a held-out bucket.")] = 0.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Run the pipeline end to end: data → base models → guided attribute scores → feature store →
@@ -40,7 +41,7 @@ def run(
     configure_threads(ctx)
     names = tuple(m.strip() for m in models.split(",") if m.strip())
     config = RunConfig(data, fmt, items, names, schema, backend, lm, finetune, quick, settings(None, set_, seed),
-                       device(ctx), seeds)
+                       device(ctx), cold_items=cold_items, seeds=seeds)
     outcome = run_all(workspace(ctx), config, tuple(force or ()), Console(stderr=True, quiet=json_out),
                       show_progress=not json_out)
     if json_out:

@@ -38,6 +38,7 @@ from gerec.models.popularity import Popularity
 from gerec.models.refined import Refinement
 from gerec.models.sequential import ModelConfig, SequentialModel
 from gerec.names import MODELS, parse_replica
+from gerec.refine.latent_map import map_cold_items
 
 VALID_METRIC = "NDCG@10"
 POPULARITY_MARGIN = 1.1  # a model under 1.1× the most-popular list's validation NDCG@10 is flagged
@@ -333,6 +334,8 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
         return TrainResult(best, metrics["valid"], metrics["test"], state["history"], state["best_epoch"],
                            state["seconds"], metrics["stopped"])
     best = load_checkpoint(staging, device)
+    if refinement is not None and map_cold_items(best, np.asarray(refinement.cold, dtype=np.int64)):
+        _save_tensors(staging / "model.safetensors", best.state_dict())  # what is published ranks them by text
     test = evaluate(best, seqs, "test", max_len=max_len, batch_size=train_config.eval_batch_size).metrics
     save_item_embeddings(best, staging / "item_embeddings.parquet")
     stopped = ("early stopping" if state["bad_epochs"] >= train_config.patience

@@ -39,14 +39,37 @@ class ImportOptions:
     min_rating: float | None = None  # drop events rated below this
     missing_text: str = "error"  # events whose item has no text: "error" or "drop"
     seed: int = 42  # tie-breaking key
+    # share of the catalogue held out as cold items: those first seen last in time. Their events
+    # are removed except where one is a user's last (test) event, so no training window,
+    # validation target, popularity count or feature fit ever sees them (PROTOCOL.md, cold items)
+    cold_items: float = 0.0
 
     def __post_init__(self) -> None:
+        check("cold_items", self.cold_items, 0, 0.5, high_open=True)
         choice("missing_text", self.missing_text, ("error", "drop"))
         check("min_user", self.min_user, 0)
         check("min_item", self.min_item, 0)
         if self.min_rating is not None:
             check("min_rating", self.min_rating)
         check("seed", self.seed, 0, SEED_LIMIT, high_open=True)
+
+
+def _hold_out_cold(con: duckdb.DuckDBPyConnection, opts: ImportOptions) -> dict[str, Any]:
+    """Pick the cold items (table ``cold``: the ``cold_items`` share first seen last in time) and
+    keep only their events that are a user's last; users left too short for leave-one-out go."""
+    n = round(opts.cold_items * _count(con, "SELECT count(*) FROM catalogue"))
+    con.execute("""CREATE TABLE cold AS SELECT item_key FROM ev GROUP BY item_key
+                   ORDER BY min(ts) DESC, md5(item_key || chr(31) || ?) LIMIT ?""", [str(opts.seed), n])
+    first = con.execute("SELECT min(ts) FROM ev JOIN cold USING (item_key)").fetchall()[0][0]  # the cut in time
+    before = _count(con, "SELECT count(*) FROM ev")
+    con.execute("""CREATE OR REPLACE TABLE ev AS SELECT * EXCLUDE (last) FROM (
+                       SELECT *, row_number() OVER (PARTITION BY user_key ORDER BY ts DESC, tie DESC) = 1 AS last
+                       FROM ev) WHERE last OR item_key NOT IN (SELECT item_key FROM cold)""")
+    removed = before - _count(con, "SELECT count(*) FROM ev")
+    short = _count(con, f"SELECT count(*) FROM (SELECT user_key FROM ev GROUP BY 1 HAVING count(*) < {MIN_SEQUENCE})")
+    con.execute(f"DELETE FROM ev WHERE user_key IN (SELECT user_key FROM ev GROUP BY 1 HAVING count(*) < {MIN_SEQUENCE})")
+    return {"share": opts.cold_items, "items": n, "first_seen_from": None if first is None else str(first),
+            "dropped": {"cold_item_events": removed, "users_short_after_cold": short}}
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
@@ -136,12 +159,14 @@ def prepare(raw: RawDataset, opts: ImportOptions, out_dir: Path) -> dict[str, An
     if _count(con, "SELECT count(*) FROM ev") == 0:
         raise DataError(f"{raw.events_file}: no interactions left after filtering "
                         f"(min_user={opts.min_user}, min_item={opts.min_item}, min_rating={opts.min_rating})")
+    con.execute("CREATE TABLE catalogue AS SELECT DISTINCT item_key FROM ev")  # cold items stay rankable
+    cold = _hold_out_cold(con, opts)
     # Dense ids start at 1: id 0 is the padding index of every model.
-    for kind, key in (("user", "user_key"), ("item", "item_key")):
+    for kind, key, source in (("user", "user_key", "ev"), ("item", "item_key", "catalogue")):
         con.execute(f"""CREATE TABLE {kind}_ids AS
             SELECT {key} AS original_id,
                    row_number() OVER (ORDER BY TRY_CAST({key} AS BIGINT) NULLS LAST, {key})::INTEGER AS id
-            FROM (SELECT DISTINCT {key} FROM ev)""")
+            FROM (SELECT DISTINCT {key} FROM {source})""")
     con.execute("""CREATE TABLE seq AS
         SELECT u.id AS user_id, i.id AS item_id, ev.ts,
                (row_number() OVER (PARTITION BY u.id ORDER BY ev.ts, ev.tie) - 1)::INTEGER AS seq,
@@ -156,11 +181,13 @@ def prepare(raw: RawDataset, opts: ImportOptions, out_dir: Path) -> dict[str, An
     tied_valid = _count(con, "SELECT count(*) FROM inter WHERE split = 'valid' AND (ts = prev_ts OR ts = next_ts)")
     split_counts = dict(con.execute("SELECT split, count(*) FROM inter GROUP BY split").fetchall())
     final = describe(con, "inter", user="user_id", item="item_id")
+    final["items"] = _count(con, "SELECT count(*) FROM item_ids")  # the catalogue: held-out items included
 
     files = {
         "interactions.parquet": "SELECT user_id, item_id, ts, seq, split FROM inter ORDER BY user_id, seq",
-        "items.parquet": """SELECT i.id AS item_id, it.title, it.text FROM item_ids i
-                            JOIN it ON it.item_key = i.original_id ORDER BY i.id""",
+        "items.parquet": """SELECT i.id AS item_id, it.title, it.text, c.item_key IS NOT NULL AS cold
+                            FROM item_ids i JOIN it ON it.item_key = i.original_id
+                            LEFT JOIN cold c ON c.item_key = i.original_id ORDER BY i.id""",
         "id_map.parquet": """SELECT 'user' AS kind, original_id, id FROM user_ids
                              UNION ALL SELECT 'item', original_id, id FROM item_ids ORDER BY kind DESC, id""",
     }
@@ -174,7 +201,10 @@ def prepare(raw: RawDataset, opts: ImportOptions, out_dir: Path) -> dict[str, An
         "source": {str(p): sha256_file(p) for p in raw.sources},
         "options": asdict(opts),
         "raw": raw_stats,
-        "dropped": {**dropped, **kcore},
+        "dropped": {**dropped, **kcore, **cold.pop("dropped")},
+        "cold_items": {**cold, "test_events": _count(
+            con, "SELECT count(*) FROM inter JOIN item_ids i ON inter.item_id = i.id "
+                 "JOIN cold c ON c.item_key = i.original_id WHERE split = 'test'")},
         "final": final,
         "split": {
             "protocol": "leave-one-out (last event test, second-to-last validation, rest train)",

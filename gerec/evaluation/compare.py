@@ -134,30 +134,3 @@ def markdown(results: dict[str, Any], metrics: list[str] | None = None) -> str:
              "|---|---|---|" + "---:|" * len(metrics)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results, metrics)]
     return "\n".join(lines) + "\n"
-
-
-def breakdown_markdown(results: dict[str, Any], metric: str = "NDCG@10") -> str:
-    """Per model, one table per breakdown dimension: each bucket's share of test events, each
-    variant's ``metric`` and each gain with its 95% interval."""
-    titles = {"item_events": "test item's training events", "history_length": "user's history length"}
-    lines = []
-    for row in results["rows"]:
-        for dimension, buckets in row.get("breakdown", {}).items():
-            variants = list(row["variants"])
-            gains = list(row["gains"])
-            lines += ["", f"**{row['model']}, {metric} by the {titles[dimension]}**", "",
-                      "| bucket | share of test events | " + " | ".join(LABELS[v] for v in variants) + " | "
-                      + " | ".join(g.replace("_vs_", " vs ") for g in gains) + " |",
-                      "|---|---:|" + "---:|" * (len(variants) + len(gains))]
-            for name, b in buckets.items():
-                cells = [f"{b['variants'][v][metric]:.4f}" if b["variants"] else "—" for v in variants]
-                cells += [change_text(b["gains"][g][metric]) if b["gains"] else "—" for g in gains]
-                lines.append(f"| {name} | {b['share']:.1%} ({b['users']:,}) | " + " | ".join(cells) + " |")
-        for variant, share in row.get("attribution", {}).items():
-            if share:
-                top = sorted(share["importance"].items(), key=lambda kv: -kv[1])[:5]
-                lines += ["", f"**{row['model']} {LABELS[variant]}**: the attribute dimensions carry "
-                          f"{share['mean_share']:.1%} of a top-{share['k']} score on average (median "
-                          f"{share['median_share']:.1%}); most important: "
-                          + ", ".join(f"{a} {v:.3f}" for a, v in top) + " (mean |contribution|)."]
-    return "\n".join(lines) + ("\n" if lines else "")

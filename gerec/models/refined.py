@@ -32,6 +32,9 @@ class Refinement:
     users: torch.Tensor | None
     beta: float
     info: dict[str, Any] = field(default_factory=dict)
+    # ids of items held out of training (cold): after training, their latent part is mapped from
+    # their guided part, because training only ever saw them as negatives
+    cold: tuple[int, ...] = ()
 
     def apply(self, model: "SequentialModel") -> None:
         """Swap the refined tables into ``model``; rows past the real items (BERT4Rec's mask

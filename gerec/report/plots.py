@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from gerec.artifacts import atomic_file
+from gerec.evaluation.breakdown import TITLES
 from gerec.evaluation.compare import defined
 from gerec.names import LABELS
 
@@ -61,7 +62,6 @@ def bucket_gains(results: dict[str, Any], path: Path, metric: str = "NDCG@10") -
     rows = [r for r in results["rows"] if r.get("breakdown") and r.get("headline")]
     if not rows:
         return None
-    titles = {"item_events": "test item's training events", "history_length": "user's history length"}
     dimensions = list(rows[0]["breakdown"])
     plt = _pyplot()
     fig, axes = plt.subplots(len(rows), len(dimensions), figsize=(5 * len(dimensions), 3.2 * len(rows)), squeeze=False)
@@ -82,7 +82,7 @@ def bucket_gains(results: dict[str, Any], path: Path, metric: str = "NDCG@10") -
                 ax.set_xticks(range(len(means)), names, fontsize=8)
             ax.axhline(0, color="black", linewidth=0.8)
             ax.set_ylabel(f"{metric} change, %")
-            ax.set_title(f"{row['model']}: refined vs {LABELS[row['headline']['control']]}, by {titles.get(dimension, dimension)}",
+            ax.set_title(f"{row['model']}: refined vs {LABELS[row['headline']['control']]}, by {TITLES.get(dimension, dimension)}",
                          fontsize=9)
     return _save(fig, path)
 

@@ -8,22 +8,12 @@ the item can be retrieved at once, before any interaction.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from gerec.models.sequential import SequentialModel
+from gerec.refine.latent_map import latent_map
 from gerec.refine.normalize import Normalizer
 from gerec.retrieval.index import RetrievalError
-
-
-def latent_map(model: SequentialModel, ridge: float = 1.0) -> Any:
-    """sklearn Ridge from the frozen guided part to the trainable latent part over known items."""
-    from sklearn.linear_model import Ridge
-
-    m = len(model.attributes)
-    table = model.catalogue().detach()[1:].cpu().numpy()
-    return Ridge(alpha=ridge).fit(table[:, :m], table[:, m:])
 
 
 def cold_item_vectors(model: SequentialModel, scores: np.ndarray) -> np.ndarray:

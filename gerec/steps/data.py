@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow.parquet as pq
 
 from gerec.artifacts import atomic_dir, write_json
 from gerec.data.formats import ColumnMap, read_dataset
@@ -36,19 +38,20 @@ def import_data(ws: Workspace, fmt: str, path: str | Path, items: str | Path | N
     return manifest
 
 
-def synthesize(ws: Workspace, config: SynthConfig | None = None, do_import: bool = True) -> dict[str, Any] | None:
+def synthesize(ws: Workspace, config: SynthConfig | None = None, do_import: bool = True,
+               options: ImportOptions | None = None) -> dict[str, Any] | None:
     """Write the synthetic dataset and its ground truth to ``synthetic/`` and (by default)
     import it through the ordinary Parquet reader; returns the import manifest."""
     write_synthetic(config or SynthConfig(), ws.synthetic_dir)
-    return import_synthetic(ws) if do_import else None
+    return import_synthetic(ws, options) if do_import else None
 
 
-def import_synthetic(ws: Workspace) -> dict[str, Any]:
+def import_synthetic(ws: Workspace, options: ImportOptions | None = None) -> dict[str, Any]:
     """Import the workspace's ``synthetic/`` folder as its dataset."""
     src = ws.synthetic_dir
     if not (src / "manifest.json").exists():
         raise DataError(f"no synthetic data in {src}: generate it first (`gerec data synth`)")
-    return import_data(ws, "parquet", src / "interactions.parquet", src / "items.parquet", COLUMNS)
+    return import_data(ws, "parquet", src / "interactions.parquet", src / "items.parquet", COLUMNS, options)
 
 
 def stats(ws: Workspace) -> dict[str, Any]:
@@ -64,3 +67,13 @@ def sequences(ws: Workspace) -> Sequences:
     """Every user's time-ordered items: what training and evaluation read."""
     final = ws.data_manifest()["final"]
     return Sequences.from_parquet(ws.interactions_path, final["users"], final["items"])
+
+
+def cold_items(ws: Workspace) -> np.ndarray:
+    """Ids of the items held out of training (``gerec data import --cold-items``); empty if none."""
+    columns = pq.read_schema(ws.items_path).names
+    if "cold" not in columns:  # a dataset imported before cold items existed
+        return np.zeros(0, dtype=np.int64)
+    table = pq.read_table(ws.items_path, columns=["item_id", "cold"])
+    ids = table.column("item_id").to_numpy()
+    return ids[table.column("cold").to_numpy(zero_copy_only=False)].astype(np.int64)

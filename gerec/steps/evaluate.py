@@ -13,13 +13,13 @@ from gerec.artifacts import atomic_file, read_json, write_json
 from gerec.config import check
 from gerec.errors import GerecError
 from gerec.evaluation.attribution import attribute_shares
-from gerec.evaluation.breakdown import breakdown, bucket_labels
-from gerec.evaluation.compare import bootstrap, breakdown_markdown, comparison_row, markdown
+from gerec.evaluation.breakdown import breakdown, breakdown_markdown, bucket_labels
+from gerec.evaluation.compare import bootstrap, comparison_row, markdown
 from gerec.evaluation.metrics import KS, METRICS
 from gerec.evaluation.protocol import evaluate as evaluate_model
 from gerec.models.popularity import Popularity
 from gerec.names import VARIANTS, parse_replica
-from gerec.steps.data import sequences
+from gerec.steps.data import cold_items, sequences
 from gerec.training import load_checkpoint
 from gerec.workspace import Workspace
 
@@ -75,6 +75,7 @@ def evaluate(ws: Workspace, models: list[str] | None = None, split: str = "test"
     seqs = sequences(ws)
     check("bootstrap resamples", n_boot, 1, MAX_BOOTSTRAP_CELLS // max(len(seqs.users), 1))
     names = [f"{metric}@{k}" for metric in METRICS for k in KS]  # table order: by metric, then K
+    cold = cold_items(ws)
     rows = []
     for model, keys in replicas(ws, models).items():
         per_variant, users, shares, budgeted, seeds = {}, None, {}, set(), {}
@@ -103,13 +104,15 @@ def evaluate(ws: Workspace, models: list[str] | None = None, split: str = "test"
         if per_variant:
             row = comparison_row(model, per_variant, names, n_boot, seed, frozenset(budgeted))
             row["seeds"] = seeds
-            row["breakdown"] = breakdown(per_variant, bucket_labels(seqs, users, split), names, n_boot, seed)
+            row["breakdown"] = breakdown(per_variant, bucket_labels(seqs, users, split, cold), names, n_boot, seed)
             row["attribution"] = shares
             rows.append(row)
-    popular = evaluate_model(Popularity.fit(seqs), seqs, split, batch_size=batch_size).per_user
-    intervals, _ = bootstrap({n: popular[n] for n in names}, n_boot, seed)  # the same resampled users
+    popular = evaluate_model(Popularity.fit(seqs), seqs, split, batch_size=batch_size)
+    intervals, _ = bootstrap({n: popular.per_user[n] for n in names}, n_boot, seed)  # the same resampled users
     results = {"dataset": dataset_name(ws), "split": split, "bootstrap": n_boot, "metrics": names,
-               "popularity": {n: iv.to_dict() for n, iv in intervals.items()}, "rows": rows}
+               "popularity": {n: iv.to_dict() for n, iv in intervals.items()}, "rows": rows,
+               "cold_items": {"items": int(len(cold)),
+                              "test_events": int(np.isin(seqs.targets(popular.users, split), cold).sum())}}
     if write and rows:
         write_results(ws, results)
     return results

@@ -12,7 +12,7 @@ from gerec.features import store
 from gerec.features.store import apply
 from gerec.features.tables import write_reduced
 from gerec.refine.reduce import fit_reduction
-from gerec.steps.data import sequences
+from gerec.steps.data import cold_items, sequences
 from gerec.training import load_checkpoint, user_queries
 from gerec.workspace import Workspace
 
@@ -31,11 +31,13 @@ def reduce_base_model(ws: Workspace, base_model: str, method: str = "pca", k: in
         raise GerecError(f"base width d={d} leaves no room for {m} attributes (k = d − m = {k}): "
                          f"train the base model with dim={m + 16} or more")
     table = model.catalogue().detach()[1:].numpy().astype(np.float64)  # (n_items, d)
+    warm = np.ones(len(table), dtype=bool)
+    warm[cold_items(ws) - 1] = False  # held-out items' rows never saw a positive: not fit on
     queries = None
     if method == "linear":  # the base model's queries over every user's train history
         seqs = sequences(ws)
         queries = user_queries(model, seqs, seqs.users, "valid").astype(np.float64)
-    reduction = fit_reduction(table, k, method, queries, seed)
+    reduction = fit_reduction(table[warm], k, method, queries, seed)
     write_reduced(ws, base_model, reduction.transform(table), f"{method} k={k} of d={d}")
     return {"base_model": base_model, **reduction.to_dict(), "d": d, "m": m}
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from gerec.artifacts import sha256_file
+from gerec.artifacts import sha256_file, write_json
 from gerec.config import check, choice
 from gerec.data.sequences import Sequences
 from gerec.errors import GerecError
@@ -19,9 +19,9 @@ from gerec.guided.score import TextScorer
 from gerec.names import DEFAULT_INDEX, DEFAULT_MODEL, VARIANTS, index_name
 from gerec.retrieval.coldstart import cold_item_vectors
 from gerec.models.sequential import SequentialModel
-from gerec.retrieval.index import ItemIndex, add_to_index, load_index
+from gerec.retrieval.index import MANIFEST_FILE, ItemIndex, add_to_index, load_index
 from gerec.retrieval.index import build_index as build_faiss_index
-from gerec.steps.data import sequences
+from gerec.steps.data import cold_items, sequences
 from gerec.training import load_checkpoint, user_queries
 from gerec.workspace import Workspace
 
@@ -53,8 +53,28 @@ def build_index(ws: Workspace, model: str = DEFAULT_MODEL, variant: str = "refin
               "embedding": "refined" if net.is_refined else "base", "attributes": net.attributes}
     seqs = sequences(ws)
     queries = user_queries(net, seqs, held_out_users(seqs), "test")
-    return build_faiss_index(folder, table, np.asarray(items["item_id"]), items["title"].to_pylist(), source, kind,
-                             queries, recall_floor)
+    manifest = build_faiss_index(folder, table, np.asarray(items["item_id"]), items["title"].to_pylist(), source,
+                                 kind, queries, recall_floor)
+    cold = cold_items(ws)
+    if len(cold):
+        manifest["cold_items"] = cold_retrieval(load_index(folder), net, seqs, cold)
+        write_json(folder / MANIFEST_FILE, manifest)
+    return manifest
+
+
+def cold_retrieval(index: ItemIndex, net: SequentialModel, seqs: Sequences, cold: np.ndarray,
+                   k: int = 10) -> dict[str, Any]:
+    """How the index retrieves held-out (cold) items: for the users whose test item is one, the
+    share whose top-``k`` from the index (history excluded) holds it."""
+    users = seqs.users[np.isin(seqs.targets(seqs.users, "test"), cold) & (seqs.lengths(seqs.users) >= 2)]
+    if not len(users):
+        return {"test_users": 0, f"hit_rate_at_{k}": None}
+    hp, seen = seqs.histories(users, "test")
+    exclude = [set(seen[hp[j]:hp[j + 1]].tolist()) for j in range(len(users))]
+    found, _ = index.search(user_queries(net, seqs, users, "test"), k, exclude)
+    hits = (found == seqs.targets(users, "test")[:, None]).any(axis=1)
+    return {"test_users": int(len(users)), f"hit_rate_at_{k}": round(float(hits.mean()), 4),
+            "ranked_by": "guided part + latent part mapped from it" if net.attributes else "trained rows (no text)"}
 
 
 def indexed_model(ws: Workspace, index: ItemIndex, device: str | None = "cpu") -> SequentialModel:

@@ -29,7 +29,7 @@ from gerec.features.store import read_offline, vectors
 from gerec.models.refined import Refinement
 from gerec.names import REFINED_VARIANTS
 from gerec.refine.normalize import Normalizer
-from gerec.steps.data import sequences
+from gerec.steps.data import cold_items, sequences
 from gerec.training import TrainResult, configs_from, replica_settings, train
 from gerec.workspace import Workspace
 
@@ -79,16 +79,20 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
         if latent.shape[1] != dim - m:
             raise GerecError(f"reduced embeddings of '{base_model}' have width {latent.shape[1]}, but d − m = "
                              f"{dim} − {m} = {dim - m}: materialize the store again with the default width k")
-    scale = _scale(latent) if alpha is None else alpha
-    item_norm = Normalizer.fit(guided, normalization, scale)
+    cold = cold_items(ws)
+    warm = np.ones(n_items, dtype=bool)
+    warm[cold - 1] = False  # statistics of the items training sees, never of held-out ones
+    scale = _scale(latent[warm]) if alpha is None else alpha
+    item_norm = Normalizer.fit(guided[warm], normalization, scale)
     info = {"variant": variant, "base_model": base_model, "reduction": reduction,
             "attributes": ws.guided_manifest()["attributes"], "normalization": item_norm.to_dict()}
     if variant == "reduced":
-        random = (rng.standard_normal((n_items, m)) * _scale(latent)).astype(np.float32)
+        random = (rng.standard_normal((n_items, m)) * _scale(latent[warm])).astype(np.float32)
         return Refinement(torch.zeros(n_items + 1, 0), _with_padding(np.concatenate([random, latent], axis=1)),
-                          None, beta, info)
+                          None, beta, info)  # no guided part: nothing to rank cold items by
     if variant == "nouser":
-        return Refinement(_with_padding(item_norm.apply(guided)), _with_padding(latent), None, 0.0, info)
+        return Refinement(_with_padding(item_norm.apply(guided)), _with_padding(latent), None, 0.0, info,
+                          tuple(cold.tolist()))
     user_ids = np.arange(1, n_users + 1)
     users = read_offline(ws, ["user_attributes:vector"], {"user_id": user_ids})
     scored = users.dropna(subset=["vector"])
@@ -99,7 +103,7 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
     initial[rng.permutation(rows) if variant == "shuffled" else rows] = user_norm.apply(user_scores)
     info["user_normalization"] = user_norm.to_dict()
     return Refinement(_with_padding(item_norm.apply(guided)), _with_padding(latent), torch.from_numpy(initial),
-                      beta, info)
+                      beta, info, tuple(cold.tolist()))
 
 
 def train_refined(ws: Workspace, base_model: str, variant: str = "refined", settings: dict[str, Any] | None = None,

@@ -44,6 +44,7 @@ class RunConfig:
     quick: bool = False
     settings: dict[str, Any] = field(default_factory=dict)  # training settings for every model
     device: str | None = None  # None: $GEREC_DEVICE, else auto
+    cold_items: float = 0.0  # share of items held out of training as cold items (PROTOCOL.md)
     seeds: int = 1  # replicas of every model and arm (PROTOCOL.md asks for 3); replica k trains with seed + k
 
     def __post_init__(self) -> None:
@@ -80,6 +81,9 @@ def _model_files(ws: Workspace, variant: str, model: str) -> tuple[Path, ...]:
 def _data_stage(ws: Workspace, config: RunConfig) -> Stage:
     from gerec.steps.data import import_data, stats, synthesize
 
+    from gerec.data.prepare import ImportOptions
+
+    options = ImportOptions(cold_items=config.cold_items)
     if config.data is None:
         params: dict[str, Any] = {"synthetic": dataclasses.asdict(config.synth())}
     else:
@@ -88,11 +92,14 @@ def _data_stage(ws: Workspace, config: RunConfig) -> Stage:
         params = {"format": config.fmt, "data": fingerprint([config.data.resolve()]),
                   "items": fingerprint([config.items.resolve()]) if config.items else None}
 
+    if config.cold_items:  # only then: the key of a run without held-out items stays as it was
+        params["options"] = dataclasses.asdict(options)
+
     def run() -> str:
         if config.data is None:
-            synthesize(ws, config.synth())
+            synthesize(ws, config.synth(), options=options)
         else:
-            import_data(ws, config.fmt, config.data, config.items)
+            import_data(ws, config.fmt, config.data, config.items, options=options)
         final = stats(ws)["final"]
         return f"{final['users']:,} users, {final['items']:,} items, {final['interactions']:,} interactions"
 
