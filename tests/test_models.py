@@ -320,3 +320,22 @@ def test_loss_auto_follows_the_catalogue_size() -> None:
     assert build_model(ModelConfig(model="sasrec", max_len=8), SAMPLED_ABOVE).config.loss == "ce"
     assert build_model(ModelConfig(model="sasrec", max_len=8), SAMPLED_ABOVE + 1).config.loss == "sampled"
     assert build_model(ModelConfig(model="sasrec", max_len=8, loss="ce"), SAMPLED_ABOVE + 1).config.loss == "ce"
+
+
+def test_a_run_at_popularity_level_gets_the_longer_patience(tmp_path: Path) -> None:
+    """lr ≈ 0: validation never moves past epoch 1, which sits near popularity (an untrained
+    model does not beat it by 10%), so the run waits popularity_patience epochs, not patience."""
+    import json
+
+    rng = np.random.default_rng(0)
+    weights = 1 / np.arange(1, N_ITEMS + 1) ** 1.5  # a few items take most events: popularity is strong
+    items = np.concatenate([rng.choice(np.arange(1, N_ITEMS + 1), 12, replace=False, p=weights / weights.sum())
+                            for _ in range(40)])
+    seqs = Sequences.from_arrays(np.repeat(np.arange(1, 41), 12), items, 40, N_ITEMS)
+    for popularity_patience, expected in ((4, 5), (1, 2)):
+        out = tmp_path / f"p{popularity_patience}"
+        train(seqs, ModelConfig(model="gru4rec", **SMALL),
+              TrainConfig(epochs=50, patience=1, popularity_patience=popularity_patience, lr=1e-12), out,
+              show_progress=False)
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["best_epoch"] == 1 and metrics["epochs"] == expected and metrics["stopped"] == "early stopping"
