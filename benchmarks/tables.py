@@ -38,6 +38,9 @@ SOURCES = {
                      "python benchmarks/hostile.py --kills 12"),
     "time_to_quality.json": ("base models to convergence: curves, seconds to best, memory, popularity",
                              "python benchmarks/time_to_quality.py --datasets … --models … --label … --set …"),
+    "protocol.json": ("the full protocol: every arm, 3 seeds, converged; buckets, attribution",
+                      "python benchmarks/protocol.py --plan … --seeds 3 --threads 1"),
+    "realism.json": ("shape of the real datasets and the synthetic default", "python benchmarks/realism.py"),
 }
 
 
@@ -221,8 +224,57 @@ def time_to_quality() -> None:
               f"{run['peak_rss_mb']} | {run['stopped']} |")
 
 
+def protocol() -> None:
+    r = _load("protocol.json")
+    if r is None:
+        return
+    for key, run in r["runs"].items():
+        row = run["row"]
+        doc = {"dataset": run["dataset"], "popularity": run["popularity"], "rows": [row]}
+        seeds = sorted({len(s["runs"]) for s in row["seeds"].values()})
+        print(f"\n**{key}** ({'complete' if run['complete'] else 'partial'}: seeds per arm {seeds}; "
+              f"{run['date']})\n")
+        print("| dataset | model | arm | MRR@10 | Recall@10 | NDCG@10 |")
+        print("|---|---|---|---:|---:|---:|")
+        for cells in table_rows(doc, ["MRR@10", "Recall@10", "NDCG@10"]):
+            print("| " + " | ".join(cells) + " |")
+        head = row.get("headline")
+        if head:
+            gain = f"refined_vs_{head['control']}"
+            print(f"\nNDCG@10 by bucket, refined vs {head['control']} (the strongest control):\n")
+            print("| bucket | share of test events | refined | control | change [95% interval] |")
+            print("|---|---:|---:|---:|---:|")
+            for dimension, buckets in row["breakdown"].items():
+                for name, b in buckets.items():
+                    if b["users"]:
+                        v = b["variants"]
+                        print(f"| {dimension} {name} | {b['share']:.1%} | {v['refined']['NDCG@10']:.4f} | "
+                              f"{v[head['control']]['NDCG@10']:.4f} | {change_text(b['gains'][gain]['NDCG@10'])} |")
+        for arm, share in row.get("attribution", {}).items():
+            top = sorted(share["importance"].items(), key=lambda kv: -kv[1])[:3]
+            print(f"\n{arm}: attribute share of a top-{share['k']} score {share['mean_share']:.1%} (median "
+                  f"{share['median_share']:.1%}); most important {', '.join(f'{a} {v:.3f}' for a, v in top)}")
+        epochs = {k: f"{t['best_epoch']}/{t['epochs']} ({t['stopped']})" for k, t in run["training"].items()}
+        print("\nbest/run epochs: " + "; ".join(f"{k} {v}" for k, v in epochs.items()))
+
+
+def realism() -> None:
+    r = _load("realism.json")
+    if r is None:
+        return
+    from gerec.data.stats import SHAPE_LABELS, shape_value
+
+    names = list(r["datasets"])
+    print("\n| statistic | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for key, label in SHAPE_LABELS.items():
+        print(f"| {label} | " + " | ".join(shape_value(key, r["datasets"][n][key]) for n in names) + " |")
+
+
 if __name__ == "__main__":
     provenance()
+    protocol()
+    realism()
     hostile()
     time_to_quality()
     end_to_end()

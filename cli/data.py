@@ -33,6 +33,25 @@ def stats_table(stats: dict[str, Any]) -> Table:
     return table
 
 
+def shape_table(shape: dict[str, float]) -> Table:
+    """This dataset's shape beside the real datasets' (is it long-tailed like them?)."""
+    from gerec.data.stats import SHAPE_LABELS, reference_shapes, shape_value, within_reference
+
+    refs = reference_shapes()
+    inside = within_reference(shape)
+    table = Table(title="shape, beside real datasets (benchmarks/realism.py)")
+    table.add_column("")
+    table.add_column("this", justify="right")
+    for name in refs:
+        table.add_column(name.removeprefix("amazon-"), justify="right")
+    table.add_column("in range", justify="center")
+
+    for key, label in SHAPE_LABELS.items():
+        table.add_row(label, shape_value(key, shape[key]), *(shape_value(key, r[key]) for r in refs.values()),
+                      "yes" if inside[key] else "no")
+    return table
+
+
 def print_dropped(dropped: dict[str, int]) -> None:
     if dropped.get("users_fewer_than_3"):
         console.print(f"dropped {dropped['users_fewer_than_3']:,} users with fewer than 3 interactions")
@@ -95,7 +114,7 @@ def import_(
 def synth(
     ctx: typer.Context,
     n_items: Annotated[int, typer.Option("--items", help="Number of items.")] = 1500,
-    n_users: Annotated[int, typer.Option("--users", help="Number of users.")] = 2000,
+    n_users: Annotated[int, typer.Option("--users", help="Number of users.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     do_import: Annotated[bool, typer.Option("--import/--no-import", help="Import it as the workspace dataset.")] = True,
     json_out: Annotated[bool, typer.Option("--json", help="Print the dataset stats as JSON.")] = False,
@@ -134,3 +153,4 @@ def stats(
         print_json(result)
     else:
         console.print(stats_table(result))
+        console.print(shape_table(result["shape"]))

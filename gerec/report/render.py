@@ -11,6 +11,7 @@ import html as html_lib
 from pathlib import Path
 from typing import Any
 
+from gerec.data.stats import SHAPE_LABELS, reference_shapes, shape_value, within_reference
 from gerec.evaluation.compare import change_text, defined, table_rows
 from gerec.names import LABELS
 
@@ -57,6 +58,19 @@ def summary(results: dict[str, Any], metric: str = "NDCG@10") -> str:
     return " ".join(sentences)
 
 
+def _shape(shape: dict[str, float] | None) -> list[Block]:
+    """The dataset's shape (long tail, new items, history lengths) beside the real datasets'."""
+    if not shape:
+        return []
+    refs = reference_shapes()
+    inside = within_reference(shape)
+    rows = [[label, shape_value(key, shape[key]), *(shape_value(key, r[key]) for r in refs.values()),
+             "yes" if inside[key] else "no"] for key, label in SHAPE_LABELS.items()]
+    return [("p", "Its shape beside real datasets (benchmarks/realism.py): is it long-tailed, are test items "
+                  "new or rare, how long are histories?"),
+            ("table", (["", "this dataset", *refs, "within their range"], rows))]
+
+
 def blocks(data: dict[str, Any]) -> list[Block]:
     """The report's content, independent of how it is rendered."""
     stats, results = data["stats"], data["results"]
@@ -71,6 +85,7 @@ def blocks(data: dict[str, Any]) -> list[Block]:
                      f"{final['density']:.4%}", str(final["sequence_length"]["p50"]),
                      f"{split['train']:,} / {split['valid']:,} / {split['test']:,}"]])),
         ("p", f"Split: {split['protocol']}. Every metric ranks the full catalogue with the user's history excluded."),
+        *_shape(stats.get("shape")),
         ("h2", "Results"),
         ("p", "Mean over users with a 95% bootstrap interval; relative changes come from a paired bootstrap "
               "(the same resampled users for both variants). Reduced-only is the ablation without the language "
