@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -49,6 +49,8 @@ def run(
         return
     stages, examples, artifacts = outcome["stages"], outcome["examples"], outcome["artifacts"]
     console.print(comparison_table(outcome["results"]))
+    for line in story(outcome["results"]):
+        console.print(line, highlight=False)
     if quick:
         console.print("[dim]--quick trains every model for 3 epochs: these figures come from short training, "
                       "not converged models, and say nothing about the method. Run without --quick for those.[/]")
@@ -60,3 +62,47 @@ def run(
                   f"{sum(s['seconds'] for s in stages):.0f} s. Artifacts:")
     for what, where in artifacts.items():
         console.print(f"  {what:<20} {where}", highlight=False, soft_wrap=True)
+
+
+# short labels: the bucket table fits 80 columns
+BUCKETS = {"item_events": "item events {}", "history_length": "history {}", "held_out": "{} items"}
+
+
+def story(results: dict[str, Any]) -> list[Any]:
+    """What the table means, after it: where the headline gain is (per bucket, with its
+    interval), how cold items fare, and how much of a recommendation the attributes carry."""
+    from rich import box
+    from rich.table import Table
+
+    from gerec.evaluation.compare import change_text
+    from gerec.names import LABELS
+
+    out: list[Any] = []
+    for row in results["rows"]:
+        head = row.get("headline")
+        if head:
+            gain = f"refined_vs_{head['control']}"
+            table = Table(title=f"{row['model']}: refined vs {LABELS[head['control']]}, NDCG@10, by bucket "
+                                "(share: of test events)",
+                          box=box.SIMPLE_HEAD, pad_edge=False)
+            for col, justify in (("bucket", "left"), ("share", "right"), ("refined", "right"),
+                                 (LABELS[head["control"]], "right"), ("change [95% interval]", "right")):
+                table.add_column(col, justify=justify, no_wrap=True)
+            for dimension, buckets in row.get("breakdown", {}).items():
+                for name, b in buckets.items():
+                    if not b["users"]:
+                        continue
+                    v = b["variants"]
+                    table.add_row(BUCKETS[dimension].format(name), f"{b['share']:.0%}", f"{v['refined']['NDCG@10']:.4f}",
+                                  f"{v[head['control']]['NDCG@10']:.4f}", change_text(b["gains"][gain]["NDCG@10"]))
+            out.append(table)
+        share = row.get("attribution", {}).get("refined")
+        if share:
+            top = sorted(share["importance"].items(), key=lambda kv: -kv[1])[:3]
+            out.append(f"The attribute dimensions carry {share['mean_share']:.0%} of a refined top-{share['k']} "
+                       f"score on average; the most used: {', '.join(a for a, _ in top)}.")
+    cold = results.get("cold_items") or {}
+    if cold.get("items"):
+        out.append(f"{cold['items']:,} items were held out of training ({cold['test_events']:,} test events): "
+                   "see the held-out rows above.")
+    return out

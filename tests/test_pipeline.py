@@ -124,6 +124,10 @@ def test_quick_run_writes_every_artifact_and_prints_every_row(quick: tuple[Path,
         cells = rows[variant]
         assert len(cells) == 3 and all(re.fullmatch(r"[+-]?\d+\.\d+%? \[.+, .+\]", c) for c in cells), cells
     assert len(re.findall(r"user \d+ \(recently: ", out)) == 3  # three users' example recommendations
+    story = out.split("NDCG@10, by bucket", 1)[1].split("user ", 1)[0]  # after the table: where the gain is
+    assert all(f"{label} " in story for label in ("item events 0", "item events 20+", "history ≤ 5", "history > 20"))
+    assert re.search(r"item events 5–19 +\d+% +\d\.\d{4} +\d\.\d{4} +([+-]\d+\.\d%|—)", story), story
+    assert "The attribute dimensions carry" in out
     assert "12 stages ran, 0 skipped" in out and str(ws / "reports" / "report.html") in out
     stages = json.loads((ws / "pipeline.json").read_text())["stages"]
     assert list(stages) == ["data", "base:sasrec", "guided", "reduce:sasrec", "features", "reduced:sasrec",
@@ -176,6 +180,7 @@ def test_report_embeds_every_figure(quick: tuple[Path, str]) -> None:
     md = (ws / "reports" / "report.md").read_text()
     found = md.split("## What was found", 1)[1].split("##", 1)[0]  # the summary opens the page, with numbers
     assert md.index("## What was found") < md.index("## Dataset")
+    assert "Its shape beside real datasets" in md and "| test items, 0 train events |" in md
     assert "strongest control" in found and "shuffled" in found and re.search(r"[+-]\d+\.\d%", found)
     for link in re.findall(r"\]\((figures/[^)]+)\)", md):
         assert (ws / "reports" / link).exists()
