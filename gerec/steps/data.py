@@ -14,7 +14,7 @@ from gerec.artifacts import atomic_dir, write_json
 from gerec.data.formats import ColumnMap, read_dataset
 from gerec.data.prepare import ImportOptions, prepare
 from gerec.data.sequences import Sequences
-from gerec.data.stats import describe
+from gerec.data.stats import describe, realism
 from gerec.data.synth import COLUMNS, SynthConfig, write_synthetic
 from gerec.errors import DataError
 from gerec.workspace import Workspace
@@ -60,7 +60,7 @@ def stats(ws: Workspace) -> dict[str, Any]:
     con = duckdb.connect()
     con.read_parquet(str(ws.interactions_path)).create_view("inter")  # a relation: the path is never SQL text
     return {"format": manifest.get("format"), "raw": manifest["raw"], "final": describe(con, "inter"),
-            "dropped": manifest["dropped"], "split": manifest["split"]}
+            "dropped": manifest["dropped"], "split": manifest["split"], "shape": realism(con, "inter")}
 
 
 def sequences(ws: Workspace) -> Sequences:
