@@ -22,6 +22,8 @@ def train_(
     normalization: Annotated[str, typer.Option(help="zscore | minmax, per attribute over the catalogue.")] = "zscore",
     alpha: Annotated[Optional[float], typer.Option(help="Scale of the guided part (default: the reduced part's RMS).")] = None,
     beta: Annotated[float, typer.Option(help="Weight of the user guided term β·<g_u, ĝ_i>.")] = 1.0,
+    profile_decay: Annotated[float, typer.Option(help="Add to the query, at every position, the attribute profile of the items so far, weighted by this decay per step back (0: off).")] = 0.0,
+    learn_scales: Annotated[bool, typer.Option(help="Learn a positive weight per attribute column and β.")] = False,
     config: Annotated[Optional[Path], typer.Option(help="YAML of settings (default: the base model's).")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: key=value (repeatable).")] = None,
     seed: SeedOption = None,
@@ -37,7 +39,8 @@ def train_(
     configure_threads(ctx)
     ws = workspace(ctx)
     result = train_refined(ws, model, variant, settings(config, set_, seed), normalization, alpha, beta, resume, device(ctx),
-                           console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
+                           console=Console(stderr=True, quiet=quiet), show_progress=not quiet, profile_decay=profile_decay,
+                           learn_scales=learn_scales)
     out_dir = ws.model_dir(variant, model)
     if json_out:
         print_json({"model": model, "variant": variant, "valid": result.valid, "test": result.test,

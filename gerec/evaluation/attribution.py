@@ -46,5 +46,8 @@ def attribute_shares(model: SequentialModel, seqs: Sequences, split: str = "test
             importance.append(parts.abs().reshape(-1, m).cpu())
     share = torch.cat(shares)
     per_attribute = torch.cat(importance).mean(0)
-    return {"k": k, "mean_share": float(share.mean()), "median_share": float(share.median()),
-            "importance": dict(zip(model.attributes, (float(v) for v in per_attribute)))}
+    out = {"k": k, "mean_share": float(share.mean()), "median_share": float(share.median()),
+           "importance": dict(zip(model.attributes, (float(v) for v in per_attribute)))}
+    if getattr(model.items, "log_scales", None) is not None:  # learned per-attribute weights (--learn-scales)
+        out["learned_scales"] = dict(zip(model.attributes, (float(v) for v in model.items.scales())))
+    return out

@@ -8,6 +8,7 @@ scores and whose rest is trainable, at the same width ``d``.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -46,7 +47,7 @@ class FusedItemTable(nn.Module):
     runs on it unchanged.
     """
 
-    def __init__(self, frozen: torch.Tensor, trainable: torch.Tensor) -> None:
+    def __init__(self, frozen: torch.Tensor, trainable: torch.Tensor, learn_scales: bool = False) -> None:
         super().__init__()
         if frozen.shape[0] != trainable.shape[0]:
             raise ValueError(f"frozen rows {frozen.shape[0]} != trainable rows {trainable.shape[0]}")
@@ -54,6 +55,19 @@ class FusedItemTable(nn.Module):
         frozen[0], trainable[0] = 0.0, 0.0
         self.register_buffer("frozen", frozen)  # (n_rows, m): saved with the weights, never trained
         self.trainable = nn.Parameter(trainable)  # (n_rows, k)
+        # learn_scales: one positive weight per attribute column, exp(log_scale) (starts at 1): what
+        # the model makes of each attribute, readable as its importance; the scores stay the LM's
+        self.log_scales = nn.Parameter(torch.zeros(frozen.shape[1])) if learn_scales else None
+
+    def scales(self) -> torch.Tensor:
+        """(m,) the positive per-attribute weights (ones when not learned)."""
+        if self.log_scales is None:
+            return torch.ones(self.frozen.shape[1], device=self.frozen.device)
+        return self.log_scales.exp()
+
+    def guided(self) -> torch.Tensor:
+        """(n_rows, m) the attribute columns as scored: the frozen scores times their weights."""
+        return self.frozen if self.log_scales is None else self.frozen * self.log_scales.exp()
 
     @property
     def dim(self) -> int:
@@ -64,20 +78,52 @@ class FusedItemTable(nn.Module):
         return self.trainable.shape[0]
 
     def table(self) -> torch.Tensor:
-        return torch.cat([self.frozen, self.trainable], dim=1)  # (n_rows, d)
+        return torch.cat([self.guided(), self.trainable], dim=1)  # (n_rows, d)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return F.embedding(ids, self.table(), padding_idx=0)  # (..., d); no gradient reaches row 0
+
+
+class HistoryProfile(nn.Module):
+    """A user's profile in the items' own attribute space, position by position: the
+    recency-weighted mean of the guided rows of the items *before and at* each position
+    (never a later one, so never the target), added with a learned positive weight to the
+    query's attribute dimensions. Unlike a static LM profile of the user, it follows the
+    history as it grows and speaks the items' language (one calibration, one normalization)."""
+
+    def __init__(self, decay: float, n_items: int) -> None:
+        super().__init__()
+        self.decay = decay
+        self.n_items = n_items
+        self.log_weight = nn.Parameter(torch.zeros(()))  # weight exp(·), starts at 1
+
+    def forward(self, inputs: torch.Tensor, guided: torch.Tensor) -> torch.Tensor:
+        """(B, L) item ids (0 padding; ids above n_items, e.g. a mask token, are skipped) and the
+        (n_rows, m) guided rows → (B, L, m) profiles (zero where nothing came before)."""
+        length = inputs.shape[1]
+        steps = torch.arange(length, device=inputs.device)
+        lag = (steps[:, None] - steps[None, :]).float()  # (L, L): t − s
+        weights = torch.where(lag >= 0, self.decay ** lag.clamp(min=0), torch.zeros_like(lag))  # s <= t only
+        known = ((inputs > 0) & (inputs <= self.n_items)).float()  # (B, L)
+        rows = guided[inputs] * known[..., None]  # (B, L, m)
+        total = weights @ rows  # (B, L, m): Σ_s≤t decay^(t−s) ĝ_s
+        mass = (weights @ known[..., None]).clamp(min=1e-12)  # (B, L, 1)
+        return self.log_weight.exp() * total / mass
 
 
 class UserGuided(nn.Module):
     """Trainable per-user attribute vectors ``g_u`` (initialized from the language model's user
     scores) added, times ``β``, to the first ``m`` dimensions of the query."""
 
-    def __init__(self, initial: torch.Tensor, beta: float) -> None:
+    def __init__(self, initial: torch.Tensor, beta: float, learn_beta: bool = False) -> None:
         super().__init__()
         self.vectors = nn.Embedding.from_pretrained(initial.clone().float(), freeze=False)  # (n_users + 1, m)
         self.beta = beta
+        # learn_beta: β = exp(log_beta), positive, starting at the given β
+        self.log_beta = nn.Parameter(torch.tensor(float(np.log(beta)))) if learn_beta and beta > 0 else None
+
+    def weight(self) -> torch.Tensor | float:
+        return self.beta if self.log_beta is None else self.log_beta.exp()
 
     @property
     def dim(self) -> int:
@@ -86,5 +132,5 @@ class UserGuided(nn.Module):
     def query(self, hidden: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
         """(..., d) hidden states and (...,) user ids → (..., d) queries ``[h[:m] + β·g_u ; h[m:]]``."""
         m = self.dim
-        guided = hidden[..., :m] + self.beta * self.vectors(users)
+        guided = hidden[..., :m] + self.weight() * self.vectors(users)
         return torch.cat([guided, hidden[..., m:]], dim=-1)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from gerec.config import ConfigError, check, choice
-from gerec.models.embedding import FusedItemTable, ItemTable, UserGuided
+from gerec.models.embedding import FusedItemTable, HistoryProfile, ItemTable, UserGuided
 from gerec.models.losses import chunked_ce, full_ce, sampled_softmax
 from gerec.names import MODELS
 
@@ -78,6 +78,7 @@ class SequentialModel(nn.Module):
         self.n_items = n_items
         self.items: ItemTable | FusedItemTable = ItemTable(n_items + 1 + (0 if self.causal else 1), config.dim)
         self.user_guided: UserGuided | None = None  # refined models: β·g_u added to the query
+        self.profile: HistoryProfile | None = None  # refined models: the history's attribute profile, per position
         self.refinement: dict[str, Any] | None = None  # how a refined table was made (None: a base model)
         self.sampling: torch.Tensor | None = None  # sampler=popularity: (n_items,) probabilities, on the CPU
 
@@ -96,8 +97,11 @@ class SequentialModel(nn.Module):
         if frozen.shape[1] + trainable.shape[1] != self.config.dim:
             raise ValueError(f"refined width {frozen.shape[1]} + {trainable.shape[1]} != model dim {self.config.dim}")
         device = self.items.table().device
-        self.items = FusedItemTable(frozen, trainable).to(device)
-        self.user_guided = UserGuided(users, beta).to(device) if users is not None else None
+        learn = bool(info.get("learn_scales", False))
+        self.items = FusedItemTable(frozen, trainable, learn).to(device)
+        self.user_guided = UserGuided(users, beta, learn).to(device) if users is not None else None
+        decay = info.get("profile_decay")
+        self.profile = HistoryProfile(float(decay), self.n_items).to(device) if decay and frozen.shape[1] else None
         self.refinement = info
 
     @property
@@ -117,13 +121,24 @@ class SequentialModel(nn.Module):
     def device(self) -> torch.device:
         return self.items.table().device
 
-    def query(self, hidden: torch.Tensor, users: torch.Tensor | None) -> torch.Tensor:
-        """The vector scored against item rows: the hidden state, plus ``β·g_u`` in a refined model."""
+    def query(self, hidden: torch.Tensor, users: torch.Tensor | None,
+              profile: torch.Tensor | None = None) -> torch.Tensor:
+        """The vector scored against item rows: the hidden state, plus in a refined model ``β·g_u``
+        and (with a history profile) the profile of the items so far, on the attribute dimensions."""
+        if profile is not None:
+            m = profile.shape[-1]
+            hidden = torch.cat([hidden[..., :m] + profile, hidden[..., m:]], dim=-1)
         if self.user_guided is None:
             return hidden
         if users is None:
             raise ValueError("a refined model with user vectors needs the user ids")
         return self.user_guided.query(hidden, users)
+
+    def profiles(self, inputs: torch.Tensor) -> torch.Tensor | None:
+        """(B, L, m) history profiles at every position of ``inputs`` (None without the option)."""
+        if self.profile is None:
+            return None
+        return self.profile(inputs, self.items.guided())
 
     def encode(self, inputs: torch.Tensor) -> torch.Tensor:
         """(B, L) item ids, left-padded with 0 → (B, L, d) hidden states."""
@@ -150,7 +165,9 @@ class SequentialModel(nn.Module):
         hidden = self.encode(inputs)  # (B, L, d)
         keep = (targets > 0) & (inputs > 0)  # a target after padding has no history to predict from
         y = targets[keep]  # (T,)
-        h = self.query(hidden[keep], users[:, None].expand_as(keep)[keep] if users is not None else None)  # (T, d)
+        profile = self.profiles(inputs)
+        h = self.query(hidden[keep], users[:, None].expand_as(keep)[keep] if users is not None else None,
+                       profile[keep] if profile is not None else None)  # (T, d)
         table = self.catalogue()
         if self.config.loss == "sampled":
             popular = self.config.sampler == "popularity"
@@ -171,7 +188,9 @@ class SequentialModel(nn.Module):
 
     def user_vectors(self, histories: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         """(B, L) histories (and (B,) user ids) → (B, d) query vectors: what predicts the next item."""
-        return self.query(self.encode(self.query_inputs(histories))[:, -1], users)
+        inputs = self.query_inputs(histories)
+        profile = self.profiles(inputs)
+        return self.query(self.encode(inputs)[:, -1], users, profile[:, -1] if profile is not None else None)
 
     def score(self, histories: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
         """(B, n_items + 1) scores of every item as the next one (evaluation interface)."""

@@ -21,5 +21,6 @@ def cold_item_vectors(model: SequentialModel, scores: np.ndarray) -> np.ndarray:
     if not model.attributes or model.refinement is None:
         raise RetrievalError("cold-start items need a refined model with a guided part")
     guided = Normalizer.from_dict(model.refinement["normalization"]).apply(scores)
+    guided = guided * model.items.scales().detach().cpu().numpy()  # learned per-attribute weights (or ones)
     latent = latent_map(model).predict(guided)
     return np.concatenate([guided, latent], axis=1).astype(np.float32)

@@ -186,10 +186,9 @@ class Recommender:
         width = max(len(r) for r in rows)
         padded = torch.tensor([[0] * (width - len(r)) + r for r in rows], device=self.model.device)  # (B, L) left-padded
         with torch.inference_mode(), self._timed("model"):
-            hidden = self.model.encode(self.model.query_inputs(padded))[:, -1]  # (B, d)
-            if self.model.user_guided is not None:
-                ids = torch.tensor([u if u is not None else 0 for u in users], device=hidden.device)  # row 0: g = 0
-                hidden = self.model.query(hidden, ids)
+            ids = (torch.tensor([u if u is not None else 0 for u in users], device=padded.device)  # row 0: g = 0
+                   if self.model.user_guided is not None else None)
+            hidden = self.model.user_vectors(padded, ids)  # (B, d): the path evaluation scores with
         return hidden.cpu().numpy().astype(np.float32)
 
     def search(self, histories: list[list[int]], users: list[int | None], k: int,

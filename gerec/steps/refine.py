@@ -23,7 +23,7 @@ import torch
 from rich.console import Console
 
 from gerec.artifacts import read_json
-from gerec.config import ConfigError
+from gerec.config import ConfigError, check
 from gerec.errors import GerecError
 from gerec.features.store import read_offline, vectors
 from gerec.models.refined import Refinement
@@ -49,13 +49,14 @@ def _check_variant(variant: str) -> None:
 
 def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refined", dim: int = 64,
                           normalization: str = "zscore", alpha: float | None = None, beta: float = 1.0,
-                          seed: int = 42) -> Refinement:
+                          seed: int = 42, profile_decay: float = 0.0, learn_scales: bool = False) -> Refinement:
     """Read item and user features from the Feast store and assemble the refined tables.
 
     ``alpha`` None: the guided block gets the same RMS as the trainable block beside it,
     so neither dominates the inner products at the start of training.
     """
     _check_variant(variant)
+    check("profile_decay", profile_decay, 0, 1, high_open=True)
     manifest = ws.data_manifest()
     n_items, n_users = manifest["final"]["items"], manifest["final"]["users"]
     item_ids = np.arange(1, n_items + 1)
@@ -85,7 +86,8 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
     scale = _scale(latent[warm]) if alpha is None else alpha
     item_norm = Normalizer.fit(guided[warm], normalization, scale)
     info = {"variant": variant, "base_model": base_model, "reduction": reduction,
-            "attributes": ws.guided_manifest()["attributes"], "normalization": item_norm.to_dict()}
+            "attributes": ws.guided_manifest()["attributes"], "normalization": item_norm.to_dict(),
+            "profile_decay": profile_decay, "learn_scales": learn_scales}
     if variant == "reduced":
         random = (rng.standard_normal((n_items, m)) * _scale(latent[warm])).astype(np.float32)
         return Refinement(torch.zeros(n_items + 1, 0), _with_padding(np.concatenate([random, latent], axis=1)),
@@ -109,12 +111,15 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
 def train_refined(ws: Workspace, base_model: str, variant: str = "refined", settings: dict[str, Any] | None = None,
                   normalization: str = "zscore", alpha: float | None = None, beta: float = 1.0,
                   resume: bool = False, device: str | None = None, console: Console | None = None,
-                  show_progress: bool = True) -> TrainResult:
+                  show_progress: bool = True, profile_decay: float = 0.0, learn_scales: bool = False) -> TrainResult:
     """Train ``base_model``'s architecture on a refined table read from the store, into
     ``models/<variant>-<base_model>``.
 
     Architecture and training settings start from the base model's (same width, same
-    protocol), with ``settings`` overriding them.
+    protocol), with ``settings`` overriding them. Options of the method (issue 16):
+    ``profile_decay`` > 0 adds, at every position, the recency-weighted (decay per step)
+    attribute profile of the items so far to the query; ``learn_scales`` learns a positive
+    weight per attribute column and β.
     """
     _check_variant(variant)
     base_dir = ws.model_dir("base", base_model)
@@ -129,7 +134,7 @@ def train_refined(ws: Workspace, base_model: str, variant: str = "refined", sett
     if model_config.dim != base["model"]["dim"] and variant != "guided":
         raise ConfigError(f"dim must stay {base['model']['dim']} (the base model's width) for variant {variant}")
     refinement = refinement_from_store(ws, base_model, variant, model_config.dim, normalization, alpha, beta,
-                                       train_config.seed)
+                                       train_config.seed, profile_decay, learn_scales)
     return train(sequences(ws), model_config, train_config, ws.model_dir(variant, base_model), resume=resume,
                  data_files=ws.data_manifest()["files"], console=console, show_progress=show_progress,
                  refinement=refinement, device=device)
