@@ -83,3 +83,7 @@ def test_options_train_save_and_load(tmp_path) -> None:
     with torch.no_grad():
         assert torch.allclose(loaded.score(histories, users), result.model.cpu().score(histories, users), atol=1e-5)
     assert np.isfinite(result.test["NDCG@10"])
+    from gerec.steps.evaluate import evaluate
+
+    share = evaluate(ws, ["sasrec"], n_boot=50, write=False)["rows"][0]["attribution"]["refined"]
+    assert set(share["learned_scales"]) == set(share["importance"]) and min(share["learned_scales"].values()) > 0

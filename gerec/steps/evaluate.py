@@ -52,10 +52,14 @@ def replicas(ws: Workspace, models: list[str] | None) -> dict[str, list[str]]:
 def _mean_shares(shares: list[dict[str, Any]]) -> dict[str, Any]:
     """The attribute shares of several replicas, averaged (each replica is one seed)."""
     first = shares[0]
-    return {"k": first["k"], "seeds": len(shares),
-            "mean_share": float(np.mean([s["mean_share"] for s in shares])),
-            "median_share": float(np.mean([s["median_share"] for s in shares])),
-            "importance": {a: float(np.mean([s["importance"][a] for s in shares])) for a in first["importance"]}}
+    out = {"k": first["k"], "seeds": len(shares),
+           "mean_share": float(np.mean([s["mean_share"] for s in shares])),
+           "median_share": float(np.mean([s["median_share"] for s in shares])),
+           "importance": {a: float(np.mean([s["importance"][a] for s in shares])) for a in first["importance"]}}
+    if all("learned_scales" in s for s in shares):
+        out["learned_scales"] = {a: float(np.mean([s["learned_scales"][a] for s in shares]))
+                                 for a in first["learned_scales"]}
+    return out
 
 
 def evaluate(ws: Workspace, models: list[str] | None = None, split: str = "test", n_boot: int = 1000, seed: int = 0,
