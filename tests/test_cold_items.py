@@ -19,7 +19,7 @@ from gerec.steps.guided import score
 from gerec.steps.refine import train_refined
 from gerec.training import load_checkpoint, training_windows
 
-from small_workspace import BASE
+from small_workspace import BASE, DENSE
 
 SHARE = 0.2
 
@@ -27,7 +27,7 @@ SHARE = 0.2
 @pytest.fixture(scope="module")
 def cold(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     ws = Workspace.resolve(tmp_path_factory.mktemp("cold"))
-    synthesize(ws, SynthConfig(n_items=120, n_users=150, max_length=25, seed=3), do_import=False)
+    synthesize(ws, SynthConfig(n_items=120, n_users=150, max_length=25, seed=3, **DENSE), do_import=False)
     import_data(ws, "parquet", ws.synthetic_dir / "interactions.parquet", ws.synthetic_dir / "items.parquet",
                 COLUMNS, ImportOptions(cold_items=SHARE))
     score(ws, "movies", show_progress=False)

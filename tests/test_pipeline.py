@@ -186,7 +186,8 @@ def test_report_embeds_every_figure(quick: tuple[Path, str]) -> None:
         assert (ws / "reports" / link).exists()
     data = json.loads((ws / "reports" / "report.json").read_text())
     assert len(data["cases"]) == 3 and all(len(c["items"]) == 5 for c in data["cases"])
-    assert min(data["recovery"].values()) > 0.5  # the encoder reads the synthetic attributes back
+    # the encoder reads the synthetic attributes back (texts state a marked attribute 60% of the time)
+    assert min(data["recovery"].values()) > 0.4
 
 
 def test_report_renders_in_headless_chromium(quick: tuple[Path, str], tmp_path: Path) -> None:

@@ -45,8 +45,11 @@ def summary(results: dict[str, Any], metric: str = "NDCG@10") -> str:
                 "interval.")
         shuffled = row["gains"].get("refined_vs_shuffled", {}).get(metric)
         if shuffled:
+            wins = defined(gain) and gain["low"] > 0
             content = ("so the language model's scores help through their content, not only as extra dimensions"
-                       if defined(shuffled) and shuffled["low"] > 0 else
+                       if defined(shuffled) and shuffled["low"] > 0 and wins else
+                       "so their content is worth something against permuted scores, yet not enough to beat the "
+                       "strongest control" if defined(shuffled) and shuffled["low"] > 0 else
                        "so these figures do not show that the content of the language model's scores matters")
             text += f" Against the same model with the scores shuffled across items and users: {change_text(shuffled)}, {content}."
         share = (row.get("attribution") or {}).get("refined")
