@@ -266,7 +266,7 @@ def sized(n_items: int, n_users: int, seed: int = SynthConfig.seed) -> SynthConf
     sequences (no user repeats an item, and the first choices come from the backlist)."""
     max_length = max(min(SynthConfig.max_length, round(n_items * SynthConfig.backlist) - 1), SynthConfig.min_length)
     return SynthConfig(n_items=n_items, n_users=n_users, seed=seed, max_length=max_length,
-                       mean_length=min(SynthConfig.mean_length, max_length / 2))
+                       mean_length=max(SynthConfig.min_length, min(SynthConfig.mean_length, max_length / 2)))
 
 
 # How the synthetic folder reads through the ordinary Parquet importer (one import path).
