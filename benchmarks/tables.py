@@ -41,6 +41,7 @@ SOURCES = {
     "protocol.json": ("the full protocol: every arm, 3 seeds, converged; buckets, attribution",
                       "python benchmarks/protocol.py --plan … --seeds 3 --threads 1"),
     "realism.json": ("shape of the real datasets and the synthetic default", "python benchmarks/realism.py"),
+    "cold_items.json": ("where held-out items rank, per arm", "python benchmarks/cold_items.py --workspace …"),
 }
 
 
@@ -271,9 +272,22 @@ def realism() -> None:
         print(f"| {label} | " + " | ".join(shape_value(key, r["datasets"][n][key]) for n in names) + " |")
 
 
+def cold_items() -> None:
+    r = _load("cold_items.json")
+    if r is None:
+        return
+    print("\n| run | arm | median rank (catalogue) | median rank among cold items | cold target in the cold top 10 |")
+    print("|---|---|---:|---:|---:|")
+    for key, run in r["runs"].items():
+        for arm, a in {**run["arms"], "random": run["random"]}.items():
+            print(f"| {key} | {arm} | {a.get('median_rank', '—')} of {run['catalogue']} | "
+                  f"{a['median_rank_among_cold']} of {run['cold_items']} | {a['hit_at_10_among_cold']:.1%} |")
+
+
 if __name__ == "__main__":
     provenance()
     protocol()
+    cold_items()
     realism()
     hostile()
     time_to_quality()
