@@ -25,8 +25,6 @@ import torch
 import gerec
 from gerec.artifacts import read_json, write_json
 from gerec.evaluation.metrics import pessimistic_ranks
-from gerec.steps.data import cold_items, sequences
-from gerec.training import load_checkpoint
 
 RESULTS = Path(__file__).parent / "results" / "cold_items.json"
 
@@ -38,7 +36,7 @@ def main() -> None:
     parser.add_argument("--label", default=None, help="results key (default: the dataset and model)")
     args = parser.parse_args()
     ws = gerec.Workspace.resolve(args.workspace)
-    seqs, cold = sequences(ws), cold_items(ws)
+    seqs, cold = gerec.sequences(ws), gerec.cold_items(ws)
     if not len(cold):
         raise SystemExit(f"{ws.root} holds no cold items: import with --cold-items")
     users = seqs.users[np.isin(seqs.targets(seqs.users, "test"), cold)]
@@ -49,7 +47,7 @@ def main() -> None:
     for variant, key in ws.trained():
         if key != args.model:
             continue
-        net = load_checkpoint(ws.model_dir(variant, key))
+        net = gerec.load_model(ws.model_dir(variant, key))
         with torch.inference_mode():
             scores = net.score(torch.from_numpy(seqs.padded(users, "test", int(net.config.max_len))),
                                torch.from_numpy(users))

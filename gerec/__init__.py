@@ -34,6 +34,8 @@ _LAZY = {
     "synthesize": ("gerec.steps.data", "synthesize"),
     "data_stats": ("gerec.steps.data", "stats"),
     "sequences": ("gerec.steps.data", "sequences"),
+    "cold_items": ("gerec.steps.data", "cold_items"),
+    "load_model": ("gerec.training", "load_checkpoint"),
     "train_base": ("gerec.steps.base", "train_base"),
     "continue_base": ("gerec.steps.base", "continue_base"),
     "score": ("gerec.steps.guided", "score"),
