@@ -67,7 +67,9 @@ def run_row(key: str, seeds: int, workdir: Path, device: str | None, console: Co
     return {"dataset": dataset, "model": model, "seeds": seeds, "complete": complete,
             "popularity": outcome["results"]["popularity"], "row": row, "training": training,
             "settings": SETTINGS[dataset], "schema": SCHEMAS[dataset],
-            "stages": {s["name"]: {"status": s["status"], "seconds": s["seconds"]} for s in outcome["stages"]},
+            # each stage's seconds when it last ran (a resumed sweep skips finished stages)
+            "stages": {name: {"seconds": r["seconds"], "finished": r["finished"]}
+                       for name, r in read_json(ws.pipeline_path)["stages"].items()},
             "session_seconds": round(time.perf_counter() - started, 1),
             "command": f"python benchmarks/protocol.py --plan {key} --seeds {seeds}",
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, device {device or 'auto'}",

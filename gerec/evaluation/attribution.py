@@ -49,5 +49,5 @@ def attribute_shares(model: SequentialModel, seqs: Sequences, split: str = "test
     out = {"k": k, "mean_share": float(share.mean()), "median_share": float(share.median()),
            "importance": dict(zip(model.attributes, (float(v) for v in per_attribute)))}
     if getattr(model.items, "log_scales", None) is not None:  # learned per-attribute weights (--learn-scales)
-        out["learned_scales"] = dict(zip(model.attributes, (float(v) for v in model.items.scales())))
+        out["learned_scales"] = dict(zip(model.attributes, (float(v) for v in model.items.scales().detach())))
     return out
