@@ -285,8 +285,8 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn()]
     budget = train_config.max_minutes * 60 or float("inf")
-    plateau = POPULARITY_MARGIN * evaluate(popularity, seqs, "valid", batch_size=train_config.eval_batch_size
-                                           ).metrics[VALID_METRIC]
+    popular_valid = evaluate(popularity, seqs, "valid", batch_size=train_config.eval_batch_size).metrics
+    plateau = POPULARITY_MARGIN * popular_valid[VALID_METRIC]
 
     def patience() -> int:
         """Epochs without progress allowed now: more while the model is still at popularity's level."""
@@ -353,8 +353,8 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     save_item_embeddings(best, staging / "item_embeddings.parquet")
     stopped = ("early stopping" if state["bad_epochs"] >= patience()
                else "time budget" if state["seconds"] >= budget else "epoch limit")
-    floor = {split: evaluate(popularity, seqs, split, batch_size=train_config.eval_batch_size).metrics
-             for split in ("valid", "test")}
+    floor = {"valid": popular_valid,
+             "test": evaluate(popularity, seqs, "test", batch_size=train_config.eval_batch_size).metrics}
     if state["best"] < POPULARITY_MARGIN * floor["valid"][VALID_METRIC]:
         console.print(f"[yellow]warning:[/] {model_config.model} reaches valid {VALID_METRIC} {state['best']:.4f}, "
                       f"popularity {floor['valid'][VALID_METRIC]:.4f}: it does not clearly beat the most-popular "

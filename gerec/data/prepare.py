@@ -60,6 +60,8 @@ def _hold_out_cold(con: duckdb.DuckDBPyConnection, opts: ImportOptions) -> dict[
     n = round(opts.cold_items * _count(con, "SELECT count(*) FROM catalogue"))
     con.execute("""CREATE TABLE cold AS SELECT item_key FROM ev GROUP BY item_key
                    ORDER BY min(ts) DESC, md5(item_key || chr(31) || ?) LIMIT ?""", [str(opts.seed), n])
+    if n == 0:  # nothing held out: the events stay as they are
+        return {"share": opts.cold_items, "items": 0, "first_seen_from": None, "dropped": {}}
     first = con.execute("SELECT min(ts) FROM ev JOIN cold USING (item_key)").fetchall()[0][0]  # the cut in time
     before = _count(con, "SELECT count(*) FROM ev")
     con.execute("""CREATE OR REPLACE TABLE ev AS SELECT * EXCLUDE (last) FROM (

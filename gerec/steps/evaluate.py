@@ -45,7 +45,7 @@ def replicas(ws: Workspace, models: list[str] | None) -> dict[str, list[str]]:
     for name in models or sorted(trained):
         model, k = parse_replica(name)
         keys = [name] if k else trained.get(model, [])
-        groups[model] = groups.get(model, []) + [key for key in keys if key not in groups.get(model, [])]
+        groups[model] = list(dict.fromkeys(groups.get(model, []) + keys))  # in order, each once
     return groups
 
 
