@@ -105,11 +105,11 @@ class SynthConfig:
     stated: float = 0.6  # chance that a text states one of its item's marked attributes (else title, genre, year)
     follow_up: float = 4.0  # bonus for the last item's follow-ups (item-to-item order)
     same_genre: float = 0.6  # bonus for staying in the last item's genre
-    popularity: float = 0.8  # weight of log item appeal (Pareto: a few items draw most events)
+    popularity: float = 0.7  # weight of log item appeal (Pareto: a few items draw most events)
     recency: float = 2.0  # bonus for a newly released item, fading over novelty_days
     novelty_days: float = 60.0
     span_days: float = 730.0  # the timeline over which items are released and users are active
-    backlist: float = 0.4  # share of items released before the first event (the rest arrive over the span)
+    backlist: float = 0.3  # share of items released before the first event (the rest arrive over the span)
     gap_days: float = 3.0  # mean time between a user's events
     seed: int = 7
 
