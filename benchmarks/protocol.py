@@ -1,17 +1,21 @@
 """The full protocol (PROTOCOL.md) on real data: every arm, several seeds, converged, resumable.
 
-Each (dataset, model) is one `gerec run` pipeline in its own workspace: base models seed by
-seed, guided scores, reduced tables, then per seed the reduced-only, refined and
-shuffled-score arms and base-continued, then the comparison. The pipeline skips every
-stage already done, so a sweep stopped at any point (Ctrl-C, a reboot) resumes where it
-stopped; the comparison of whatever replicas are complete is written to
-benchmarks/results/protocol.json after each (dataset, model), with which rows are complete.
+Each (dataset, model, seed) is one `gerec run` pipeline in its own workspace: the base model
+with seed + k, guided scores, the reduced table, the reduced-only, refined and shuffled-score
+arms and base-continued. The pipeline skips every stage already done, so a seed stopped at
+any point resumes where it stopped. A finished seed leaves a small record in the repository,
+benchmarks/results/protocol/<dataset>-<model>/seed<k>.{parquet,json} (each arm's 0-based rank
+of every test user's target, its training record and attribute shares), so a sweep spans
+sessions and machines: a seed already recorded is never trained again, and the comparison
+of the recorded seeds — metrics averaged per user over seeds, then the paired bootstrap —
+is rebuilt from the records into benchmarks/results/protocol.json, with which rows are complete.
 
 Order (most informative first): SASRec on each dataset, then GRU4Rec, then BERT4Rec on ML-100K.
 Base settings are the converged ones measured in benchmarks/results/time_to_quality.json.
 
-Run: python benchmarks/protocol.py --threads 2                      # the whole plan, resumable
-     python benchmarks/protocol.py --plan ml-100k/sasrec --seeds 3  # one row
+Run: python benchmarks/protocol.py --threads 2                              # the whole plan
+     python benchmarks/protocol.py --plan amazon-beauty/sasrec --seeds 3    # one row, 3 seeds
+     python benchmarks/protocol.py --plan amazon-beauty/sasrec --only-seed 1  # one seed of it
 """
 
 from __future__ import annotations
@@ -24,18 +28,25 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from rich.console import Console
 
-from gerec.artifacts import read_json, write_json
+import gerec
+from gerec.artifacts import atomic_file, read_json, write_json
 from gerec.devices import set_threads
 from gerec.names import VARIANTS, replica
+from gerec.steps.evaluate import NAMES, Run, evaluate_runs, labels_for, model_row, results_document
 from gerec.steps.run import ARMS, RunConfig, run
+from gerec.training import TrainConfig
 from gerec.workspace import Workspace
 
 sys.path.insert(0, str(Path(__file__).parent))
 from import_speed import DATASETS  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "protocol.json"
+RECORDS = Path(__file__).parent / "results" / "protocol"  # one record per finished (dataset, model, seed)
 SCHEMAS = {"ml-100k": "movies", "amazon-games": "games", "amazon-beauty": "beauty"}
 PLAN = ("ml-100k/sasrec", "amazon-beauty/sasrec", "amazon-games/sasrec", "ml-100k/gru4rec", "amazon-beauty/gru4rec",
         "amazon-games/gru4rec", "ml-100k/bert4rec")
@@ -43,37 +54,93 @@ PLAN = ("ml-100k/sasrec", "amazon-beauty/sasrec", "amazon-games/sasrec", "ml-100
 # Beauty 0.0454 ± 0.0012 over 3 seeds); ML-100K keeps the defaults (0.0759 ± 0.0047).
 SETTINGS: dict[str, dict[str, Any]] = {"ml-100k": {}, "amazon-beauty": {"dropout": 0.5}, "amazon-games": {"dropout": 0.5}}
 COMPARED = ("base", "continued", *ARMS)
+N_BOOT, BOOT_SEED = 1000, 0
 
 
-def run_row(key: str, seeds: int, workdir: Path, device: str | None, console: Console) -> dict[str, Any]:
-    """One (dataset, model) through the pipeline; its results and per-arm training records."""
+def record_paths(key: str, k: int) -> tuple[Path, Path]:
+    """The rank table and the JSON record of seed ``k`` of row ``key``."""
+    folder = RECORDS / key.replace("/", "-")
+    return folder / f"seed{k}.parquet", folder / f"seed{k}.json"
+
+
+def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Console) -> None:
+    """Seed ``k`` of one (dataset, model) through the pipeline, then its record.
+
+    Seed k trains with the default seed + k, as replica k of `gerec run --seeds N` does; seed 0
+    gives no seed at all, so it is exactly `gerec run`'s own model.
+    """
     dataset, model = key.split("/")
     fmt, path, items = DATASETS[dataset]
-    ws = Workspace.resolve(workdir / dataset / model)
+    ws = Workspace.resolve(workdir / dataset / replica(model, k))
+    settings = {**SETTINGS[dataset], **({"seed": TrainConfig.seed + k} if k else {})}
     config = RunConfig(data=Path(path), fmt=fmt, items=Path(items) if items else None, models=(model,),
-                       schema=SCHEMAS[dataset], settings=dict(SETTINGS[dataset]), device=device, seeds=seeds)
+                       schema=SCHEMAS[dataset], settings=settings, device=device)
     started = time.perf_counter()
-    outcome = run(ws, config, console=console)
-    (row,) = [r for r in outcome["results"]["rows"] if r["model"] == model]
-    training = {}
-    for k in range(seeds):
-        for variant in COMPARED:
-            metrics = ws.model_dir(variant, replica(model, k)) / "metrics.json"
-            if metrics.exists():
-                m = read_json(metrics)
-                training[f"{variant}/seed{k}"] = {"epochs": m["epochs"], "best_epoch": m["best_epoch"],
-                                                  "stopped": m["stopped"], "seconds": m["seconds"]}
-    complete = all(len(row["seeds"].get(v, {}).get("runs", [])) == seeds for v in COMPARED) and not row["budgeted"]
-    return {"dataset": dataset, "model": model, "seeds": seeds, "complete": complete,
-            "popularity": outcome["results"]["popularity"], "row": row, "training": training,
+    run(ws, config, console=console)
+    runs = evaluate_runs(ws, [model], "test", list(COMPARED), device=device)
+    users = runs["base"][0].users
+    ranks = {"user_id": pa.array(users, pa.int64())}
+    record: dict[str, Any] = {"dataset": dataset, "model": model, "seed_index": k, "settings": settings,
+                              "schema": SCHEMAS[dataset], "data": ws.data_manifest()["final"], "arms": {}}
+    for arm, (r,) in runs.items():
+        ranks[arm] = pa.array(r.ranks.astype(np.int32))
+        m = read_json(ws.model_dir(arm, model) / "metrics.json")
+        record["arms"][arm] = {"budgeted": r.budgeted, "shares": r.shares,
+                               "training": {"epochs": m["epochs"], "best_epoch": m["best_epoch"],
+                                            "stopped": m["stopped"], "seconds": m["seconds"]}}
+    # each stage's seconds when it last ran (a resumed seed skips finished stages)
+    record.update({"stages": {name: {"seconds": r["seconds"], "finished": r["finished"]}
+                              for name, r in read_json(ws.pipeline_path)["stages"].items()},
+                   "session_seconds": round(time.perf_counter() - started, 1),
+                   "command": f"python benchmarks/protocol.py --plan {key} --only-seed {k}",
+                   "machine": f"{platform.machine()}, {os.cpu_count()} cores, device {device or 'auto'}",
+                   "date": time.strftime("%Y-%m-%d")})
+    parquet_path, json_path = record_paths(key, k)
+    parquet_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(parquet_path) as tmp:
+        pq.write_table(pa.table(ranks), tmp)
+    write_json(json_path, record)  # last: a seed counts as recorded only when both files exist
+
+
+def recorded(key: str, k: int) -> bool:
+    """Whether seed ``k`` of ``key`` has a record."""
+    return all(p.exists() for p in record_paths(key, k))
+
+
+def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
+    """The comparison of ``key``'s recorded seeds, rebuilt from the records alone (the data is
+    imported again for the buckets; it must be the data the seeds were trained on)."""
+    dataset, model = key.split("/")
+    fmt, path, items = DATASETS[dataset]
+    ws = Workspace.resolve(workdir / dataset / "data")
+    if not ws.interactions_path.exists():
+        gerec.import_data(ws, fmt, path, items)
+    done = [k for k in range(seeds) if recorded(key, k)]
+    runs: dict[str, list[Run]] = {}
+    training, records = {}, []
+    for k in done:
+        parquet_path, json_path = record_paths(key, k)
+        table, record = pq.read_table(parquet_path), read_json(json_path)
+        if record["data"] != ws.data_manifest()["final"]:
+            raise SystemExit(f"{json_path} was trained on other data ({record['data']}) than "
+                             f"{path} imports now ({ws.data_manifest()['final']})")
+        users = table.column("user_id").to_numpy()
+        for arm in (v for v in VARIANTS if v in record["arms"]):
+            a = record["arms"][arm]
+            runs.setdefault(arm, []).append(Run(replica(model, k), users, table.column(arm).to_numpy().astype(np.int64),
+                                                a["budgeted"], a["shares"]))
+            training[f"{arm}/seed{k}"] = a["training"]
+        records.append(record)
+    row = model_row(model, runs, labels_for(ws, users, "test"), NAMES, N_BOOT, BOOT_SEED)
+    doc = results_document(ws, [row], "test", N_BOOT, BOOT_SEED)
+    complete = len(done) == seeds and all(len(runs.get(v, [])) == seeds for v in COMPARED) and not row["budgeted"]
+    return {"dataset": dataset, "model": model, "seeds": seeds, "recorded_seeds": done, "complete": complete,
+            "popularity": doc["popularity"], "row": row, "training": training,
             "settings": SETTINGS[dataset], "schema": SCHEMAS[dataset],
-            # each stage's seconds when it last ran (a resumed sweep skips finished stages)
-            "stages": {name: {"seconds": r["seconds"], "finished": r["finished"]}
-                       for name, r in read_json(ws.pipeline_path)["stages"].items()},
-            "session_seconds": round(time.perf_counter() - started, 1),
+            "stages": {f"seed{r['seed_index']}": r["stages"] for r in records},
+            "seed_seconds": {f"seed{r['seed_index']}": r["session_seconds"] for r in records},
             "command": f"python benchmarks/protocol.py --plan {key} --seeds {seeds}",
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, device {device or 'auto'}",
-            "date": time.strftime("%Y-%m-%d")}
+            "machine": sorted({r["machine"] for r in records}), "date": max(r["date"] for r in records)}
 
 
 def summary(runs: dict[str, Any]) -> None:
@@ -91,7 +158,8 @@ def summary(runs: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan", default=",".join(PLAN), help="dataset/model pairs, in order")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per row (0 .. N-1)")
+    parser.add_argument("--only-seed", type=int, default=None, help="train and record this one seed of each row")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default=None, help="auto | cpu | cuda (default: auto)")
     parser.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "gerec-protocol")
@@ -101,7 +169,15 @@ def main() -> None:
     for key in args.plan.split(","):
         if key.split("/")[0] not in DATASETS:
             raise SystemExit(f"unknown dataset in '{key}'; choose from {', '.join(DATASETS)}")
-        result = run_row(key, args.seeds, args.workdir, args.device, console)
+        runs = read_json(RESULTS)["runs"] if RESULTS.exists() else {}
+        if runs.get(key, {}).get("complete") and "recorded_seeds" not in runs[key] and runs[key]["seeds"] >= args.seeds:
+            print(f"{key}: complete (recorded in one workspace before per-seed records; delete its entry to rerun)")
+            continue
+        seeds = [args.only_seed] if args.only_seed is not None else range(args.seeds)
+        for k in seeds:
+            if not recorded(key, k):
+                run_seed(key, k, args.workdir, args.device, console)
+        result = pool(key, max(args.seeds, (args.only_seed or 0) + 1), args.workdir)
         runs = read_json(RESULTS)["runs"] if RESULTS.exists() else {}  # re-read: another sweep may have written
         runs[key] = {**result, "threads": args.threads}
         write_json(RESULTS, {"runs": runs})

@@ -187,3 +187,15 @@ def test_replicas_train_with_their_own_seed_and_table_and_evaluate_as_one_row(st
     assert any(label.startswith("refined (2 seeds, sd ") for label in labels), labels
     only = evaluate(stored, ["sasrec-seed1"], n_boot=100, write=False)
     assert only["rows"][0]["seeds"]["base"]["runs"] == ["sasrec-seed1"]
+    # seeds recorded apart (one session each, as benchmarks/protocol.py does) pool into the same row
+    from gerec.errors import GerecError
+    from gerec.steps.evaluate import NAMES, evaluate_runs, labels_for, model_row
+
+    apart = [evaluate_runs(stored, [key]) for key in ("sasrec", "sasrec-seed1")]
+    pooled = {arm: [run for runs in apart for run in runs[arm]] for arm in apart[0]}
+    users = pooled["base"][0].users
+    rebuilt = model_row("sasrec", pooled, labels_for(stored, users, "test"), NAMES, 100, 0)
+    assert json.dumps(rebuilt, sort_keys=True) == json.dumps(row, sort_keys=True)  # NaN-safe: an undefined gain
+    pooled["refined"][1].users = users[1:]
+    with pytest.raises(GerecError, match="different users"):
+        model_row("sasrec", pooled, labels_for(stored, users, "test"), NAMES, 100, 0)

@@ -24,12 +24,15 @@ class Scorer(Protocol):
 
 @dataclass
 class EvalResult:
-    """Mean metrics over users, and each user's values (for intervals and significance)."""
+    """Mean metrics over users, and each user's values (for intervals and significance); the
+    0-based pessimistic rank of each user's target, from which every metric follows (the
+    compact record a comparison can be rebuilt from)."""
 
     split: str
     metrics: dict[str, float]
     users: np.ndarray
     per_user: dict[str, np.ndarray] = field(repr=False)
+    ranks: np.ndarray = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"split": self.split, "users": int(len(self.users)), **self.metrics}
@@ -64,4 +67,4 @@ def evaluate(model: Scorer, seqs: Sequences, split: str = "test", max_len: int =
                 progress.advance(task, len(batch))
     per_user = {name: values.numpy() for name, values in metrics_from_ranks(ranks, ks).items()}
     means = {name: float(values.mean()) if len(values) else 0.0 for name, values in per_user.items()}
-    return EvalResult(split, means, users, per_user)
+    return EvalResult(split, means, users, per_user, ranks.numpy())
