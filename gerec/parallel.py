@@ -11,7 +11,7 @@ checkpoints, metrics and the published model. Without ``torchrun`` nothing here 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # torch is imported where it is used: the CLI asks world() before any heavy import
     import torch
@@ -50,10 +50,25 @@ def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def my_share(rows: torch.Tensor) -> torch.Tensor:
+Rows = TypeVar("Rows")  # a tensor or an array: anything sliced by [start::step]
+
+
+def my_share(rows: Rows) -> Rows:
     """This rank's rows of a batch (all of them alone; every rank keeps at least one row)."""
     rank, size = world()
-    return rows if size == 1 or len(rows) < size else rows[rank::size]
+    return rows if size == 1 or len(rows) < size else rows[rank::size]  # type: ignore[index]
+
+
+def mean_over_ranks(sums: dict[str, float], count: int, device: torch.device) -> dict[str, float]:
+    """Each metric's mean over every rank's users, from this rank's sums over its ``count`` users
+    (each rank validates its own share, rather than every rank validating everyone)."""
+    if world()[1] > 1:
+        import torch
+
+        totals = torch.tensor([*sums.values(), count], dtype=torch.float64, device=device)
+        torch.distributed.all_reduce(totals)
+        sums, count = dict(zip(sums, totals[:-1].tolist())), int(totals[-1].item())
+    return {name: value / count if count else 0.0 for name, value in sums.items()}
 
 
 def barrier() -> None:

@@ -316,7 +316,10 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
                 total += loss.item()
                 progress.update(task, advance=1, loss=total / (b + 1))
             model.eval()
-            valid = evaluate(model, seqs, "valid", max_len=max_len, batch_size=train_config.eval_batch_size).metrics
+            scored = evaluate(model, seqs, "valid", max_len=max_len, batch_size=train_config.eval_batch_size,
+                              users=parallel.my_share(seqs.users))  # under torchrun: this rank's share
+            valid = parallel.mean_over_ranks({n: float(v.sum()) for n, v in scored.per_user.items()},
+                                             len(scored.users), device)
             seconds = time.perf_counter() - started
             progress.remove_task(task)
             state["seconds"] += seconds

@@ -103,6 +103,17 @@ def test_torchrun_two_processes_train_like_one(fresh: Workspace, tmp_path: Path)
     final = [h[-1]["valid_NDCG@10"] for h in history.values()]
     assert abs(final[0] - final[1]) < 0.02
     assert not list((two.root / "models").glob("*.partial"))  # rank 0 published; no rank left a staging folder
+    # each rank validated its share of the users; the all-reduced mean is the whole split's
+    from gerec.evaluation.protocol import evaluate
+    from gerec.steps.data import sequences
+    from gerec.training import load_checkpoint
+
+    folder = two.model_dir("base", "sasrec")
+    net = load_checkpoint(folder)
+    whole = evaluate(net, sequences(two), "valid", max_len=int(net.config.max_len)).metrics
+    recorded = json.loads((folder / "metrics.json").read_text())["valid"]
+    assert recorded["NDCG@10"] == pytest.approx(whole["NDCG@10"], abs=1e-9)
+    assert recorded["Recall@10"] == pytest.approx(whole["Recall@10"], abs=1e-9)
 
 
 def test_only_training_runs_under_torchrun(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
