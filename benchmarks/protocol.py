@@ -36,9 +36,9 @@ from rich.console import Console
 import gerec
 from gerec.artifacts import atomic_file, read_json, write_json
 from gerec.devices import set_threads
-from gerec.names import VARIANTS, replica
+from gerec.names import ARMS, OPTIONAL_ARMS, VARIANTS, replica
 from gerec.steps.evaluate import NAMES, Run, evaluate_runs, labels_for, model_row, results_document
-from gerec.steps.run import ARMS, RunConfig, run
+from gerec.steps.run import RunConfig, run
 from gerec.training import TrainConfig
 from gerec.workspace import Workspace
 
@@ -53,8 +53,9 @@ PLAN = ("ml-100k/sasrec", "amazon-beauty/sasrec", "amazon-games/sasrec", "ml-100
 # Base settings per dataset, from time to quality: on the Amazon sets dropout 0.5 beat 0.2 (SASRec,
 # Beauty 0.0454 ± 0.0012 over 3 seeds); ML-100K keeps the defaults (0.0759 ± 0.0047).
 SETTINGS: dict[str, dict[str, Any]] = {"ml-100k": {}, "amazon-beauty": {"dropout": 0.5}, "amazon-games": {"dropout": 0.5}}
-COMPARED = ("base", "continued", *ARMS)
+COMPARED = ("base", "continued", *ARMS, *OPTIONAL_ARMS)  # every arm of PROTOCOL.md
 N_BOOT, BOOT_SEED = 1000, 0
+SHARED_STAGES = ("data", "guided")  # stages every seed of a row must have run on the same inputs
 
 
 def record_paths(key: str, k: int) -> tuple[Path, Path]:
@@ -74,7 +75,8 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     ws = Workspace.resolve(workdir / dataset / replica(model, k))
     settings = {**SETTINGS[dataset], **({"seed": TrainConfig.seed + k} if k else {})}
     config = RunConfig(data=Path(path), fmt=fmt, items=Path(items) if items else None, models=(model,),
-                       schema=SCHEMAS[dataset], settings=settings, device=device)
+                       schema=SCHEMAS[dataset], settings=settings, device=device,
+                       arms=(*ARMS, *OPTIONAL_ARMS))
     started = time.perf_counter()
     run(ws, config, console=console)
     runs = evaluate_runs(ws, [model], "test", list(COMPARED), device=device)
@@ -88,8 +90,9 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
         record["arms"][arm] = {"budgeted": r.budgeted, "shares": r.shares,
                                "training": {"epochs": m["epochs"], "best_epoch": m["best_epoch"],
                                             "stopped": m["stopped"], "seconds": m["seconds"]}}
-    # each stage's seconds when it last ran (a resumed seed skips finished stages)
-    record.update({"stages": {name: {"seconds": r["seconds"], "finished": r["finished"]}
+    # each stage's key (a digest of its inputs: data, schema, language model, settings) and its
+    # seconds when it last ran (a resumed seed skips finished stages)
+    record.update({"stages": {name: {"key": r["key"], "seconds": r["seconds"], "finished": r["finished"]}
                               for name, r in read_json(ws.pipeline_path)["stages"].items()},
                    "session_seconds": round(time.perf_counter() - started, 1),
                    "command": f"python benchmarks/protocol.py --plan {key} --only-seed {k}",
@@ -116,6 +119,8 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
     if not ws.interactions_path.exists():
         gerec.import_data(ws, fmt, path, items)
     done = [k for k in range(seeds) if recorded(key, k)]
+    if not done:
+        raise SystemExit(f"{key}: no seed recorded yet in {RECORDS}")
     runs: dict[str, list[Run]] = {}
     training, records = {}, []
     for k in done:
@@ -124,6 +129,11 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
         if record["data"] != ws.data_manifest()["final"]:
             raise SystemExit(f"{json_path} was trained on other data ({record['data']}) than "
                              f"{path} imports now ({ws.data_manifest()['final']})")
+        first = records[0] if records else record
+        for stage in SHARED_STAGES:  # seeds differ in their seed only: the same data and guided scores
+            if record["stages"][stage]["key"] != first["stages"][stage]["key"]:
+                raise SystemExit(f"{json_path}: its '{stage}' stage had other inputs than seed "
+                                 f"{first['seed_index']}'s (data, schema or language model changed between seeds)")
         users = table.column("user_id").to_numpy()
         for arm in (v for v in VARIANTS if v in record["arms"]):
             a = record["arms"][arm]

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
-from gerec.names import DEFAULT_ENCODER
+from gerec.names import ARMS, DEFAULT_ENCODER
 from gerec_cli.common import SeedOption, configure_threads, console, device, print_json, settings, workspace
 from gerec_cli.evaluate import comparison_table
 from gerec_cli.serving import items_table
@@ -30,6 +30,7 @@ def run(
     seed: SeedOption = None,
     seeds: Annotated[int, typer.Option(help="Train every model and arm this many times (seed, seed + 1, ...); tables average the seeds and show their spread. PROTOCOL.md asks for 3.")] = 1,
     cold_items: Annotated[float, typer.Option(help="Share of items held out of training as cold items (first seen last in time); the results then have a held-out bucket.")] = 0.0,
+    arms: Annotated[str, typer.Option(help="Arms trained beside base and base-continued, comma-separated: reduced, refined, shuffled, nouser (refined with β = 0).")] = ",".join(ARMS),
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Run the pipeline end to end: data → base models → guided attribute scores → feature store →
@@ -41,7 +42,8 @@ def run(
     configure_threads(ctx)
     names = tuple(m.strip() for m in models.split(",") if m.strip())
     config = RunConfig(data, fmt, items, names, schema, backend, lm, finetune, quick, settings(None, set_, seed),
-                       device(ctx), cold_items=cold_items, seeds=seeds)
+                       device(ctx), cold_items=cold_items, seeds=seeds,
+                       arms=tuple(a.strip() for a in arms.split(",") if a.strip()))
     outcome = run_all(workspace(ctx), config, tuple(force or ()), Console(stderr=True, quiet=json_out),
                       show_progress=not json_out)
     if json_out:

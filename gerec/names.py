@@ -9,6 +9,11 @@ DEFAULT_MODEL = "sasrec"
 
 # The arms of a comparison (PROTOCOL.md); each is also a folder prefix (``models/<variant>-<model>``).
 VARIANTS = ("base", "continued", "reduced", "guided", "refined", "shuffled", "nouser")  # table order
+# The variants `gerec run` trains per model from the store, besides its base and the base-continued
+# arm: the method and the controls PROTOCOL.md asks for (reduced-only: no language model;
+# shuffled: the LM's scores permuted across items and users — does their *content* matter?).
+ARMS = ("reduced", "refined", "shuffled")
+OPTIONAL_ARMS = ("nouser",)  # refined with β = 0 (no user vector): asked for by name, it costs one more training
 REFINED_VARIANTS = ("refined", "reduced", "guided", "shuffled", "nouser")  # [frozen ; trainable] tables from the store
 CONTROLS = ("base", "continued", "reduced")  # the headline is refined vs the strongest of these
 LABELS = {"base": "base", "continued": "base-continued", "reduced": "reduced-only", "guided": "guided-only",

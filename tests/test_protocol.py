@@ -156,6 +156,12 @@ def test_replica_keys_and_their_seeds() -> None:
     assert names.index("shuffled:sasrec") < names.index("refined:sasrec-seed1")  # whole replicas first
     with pytest.raises(GerecError, match="seeds"):
         RunConfig(seeds=0)
+    assert "nouser:sasrec" not in names  # the β = 0 arm costs a training: only when asked for
+    asked = [s.name for s in stages(Workspace.resolve("unused"), RunConfig(arms=("refined", "nouser")), None, False)]
+    assert "nouser:sasrec" in asked and "shuffled:sasrec" not in asked
+    for arms, message in ((("refined", "guided"), "unknown arm 'guided'"), (("reduced",), "must include 'refined'")):
+        with pytest.raises(GerecError, match=message):
+            RunConfig(arms=arms)
 
 
 def test_replicas_train_with_their_own_seed_and_table_and_evaluate_as_one_row(stored: Workspace) -> None:

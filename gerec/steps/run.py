@@ -19,14 +19,10 @@ from rich.console import Console
 
 from gerec.config import check
 from gerec.errors import GerecError
-from gerec.names import DEFAULT_ENCODER, LABELS, MODELS, index_name, replica
+from gerec.names import ARMS, DEFAULT_ENCODER, LABELS, MODELS, OPTIONAL_ARMS, index_name, replica
 from gerec.pipeline.runner import Pipeline, Stage, fingerprint
 from gerec.workspace import Workspace
 
-# The variants trained per model from the store, besides its base and the base-continued arm:
-# the method and the controls PROTOCOL.md asks for (reduced-only: no language model; shuffled:
-# the LM's scores permuted across items and users — does their *content* matter?).
-ARMS = ("reduced", "refined", "shuffled")
 
 
 @dataclass
@@ -46,6 +42,7 @@ class RunConfig:
     device: str | None = None  # None: $GEREC_DEVICE, else auto
     cold_items: float = 0.0  # share of items held out of training as cold items (PROTOCOL.md)
     seeds: int = 1  # replicas of every model and arm (PROTOCOL.md asks for 3); replica k trains with seed + k
+    arms: tuple[str, ...] = ARMS  # the arms trained from the store beside base and base-continued (refined always)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -54,6 +51,11 @@ class RunConfig:
         if unknown:
             raise GerecError(f"unknown model '{unknown[0]}'; choose from {', '.join(MODELS)}")
         check("seeds", self.seeds, 1, 100)
+        unknown = [a for a in self.arms if a not in (*ARMS, *OPTIONAL_ARMS)]
+        if unknown:
+            raise GerecError(f"unknown arm '{unknown[0]}'; choose from {', '.join((*ARMS, *OPTIONAL_ARMS))}")
+        if "refined" not in self.arms:
+            raise GerecError("the arms must include 'refined': every other arm is its control")
         if self.quick and self.data is not None:
             raise GerecError("quick mode uses a small synthetic dataset; give no data, or leave quick mode "
                              "(and set epochs=3 for short training on real data)")
@@ -241,9 +243,9 @@ def stages(ws: Workspace, config: RunConfig, console: Console, show_progress: bo
     # seed by seed, the method and its strongest-looking controls first: a sweep stopped midway
     # leaves whole replicas, which is what a comparison can use
     for m in config.keys():
-        out += [_arm_stage(ws, config, variant, m, console, show_progress) for variant in ARMS]
+        out += [_arm_stage(ws, config, variant, m, console, show_progress) for variant in config.arms]
         out.append(_continued_stage(ws, config, m, console, show_progress))
-    out.append(_evaluate_stage(ws, config, tuple(s.name for s in out if s.family in ("base", "continued", *ARMS))))
+    out.append(_evaluate_stage(ws, config, tuple(s.name for s in out if s.family in ("base", "continued", *config.arms))))
     out.append(_index_stage(ws, config.models[0]))
     out.append(_report_stage(ws, index_name(config.models[0])))
     return out
