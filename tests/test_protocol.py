@@ -92,6 +92,18 @@ def test_undefined_gains_read_as_a_dash() -> None:
     assert change_text({"mean": float("nan"), "low": 0.0, "high": 0.1}) == "—"
 
 
+def test_a_gain_over_a_control_that_never_scores_is_undefined_and_quiet() -> None:
+    import warnings
+
+    from gerec.evaluation.compare import relative_change
+
+    idx = np.random.default_rng(0).integers(0, 4, size=(50, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a run prints no "All-NaN slice" warning for such a bucket
+        iv = relative_change(np.array([0.0, 0.5, 0.0, 1.0]), np.zeros(4), idx)
+    assert np.isnan(iv.mean) and np.isnan(iv.low) and np.isnan(iv.high)
+
+
 def test_bucket_labels_by_hand() -> None:
     from gerec.data.sequences import Sequences
 

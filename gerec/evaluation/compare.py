@@ -50,6 +50,8 @@ def relative_change(new: np.ndarray, old: np.ndarray, idx: np.ndarray) -> Interv
 
     boots = ratio(new[idx].mean(axis=1), old[idx].mean(axis=1))
     point = float(ratio(np.array(new.mean()), np.array(old.mean())))
+    if np.isnan(boots).all():  # the control never scores in any resample (e.g. a bucket of cold items)
+        return Interval(point, math.nan, math.nan)
     return Interval(point, float(np.nanpercentile(boots, 2.5)), float(np.nanpercentile(boots, 97.5)))
 
 
