@@ -42,6 +42,8 @@ SOURCES = {
                       "python benchmarks/protocol.py --plan … --seeds 3 --threads 1"),
     "realism.json": ("shape of the real datasets and the synthetic default", "python benchmarks/realism.py"),
     "cold_items.json": ("where held-out items rank, per arm", "python benchmarks/cold_items.py --workspace …"),
+    "schema_evidence.json": ("a richer schema's attributes against ML-100K's labels (genres, year, ratings, ages)",
+                             "python benchmarks/schema_evidence.py --schema movies-extended --threads 1"),
 }
 
 
@@ -114,6 +116,18 @@ def guided_quality() -> None:
         print("|---|---:|" + ("---:|" if tuned else ""))
         for key, value in d["zero_shot"].items():
             print(f"| {key} | {value:.3f} |" + (f" {d['finetuned'][key]:.3f} |" if tuned else ""))
+
+
+def schema_evidence() -> None:
+    r = _load("schema_evidence.json")
+    if r is None:
+        return
+    print(f"\n`{r['schema']}` on ML-100K ({len(r['attributes'])} attributes; {r['date']})\n")
+    print("| attribute | label | measure | value |")
+    print("|---|---|---|---:|")
+    for name, e in r["attributes"].items():
+        print(f"| {name} | {e['label'] or 'none in the data'} | {e['measure'] or '—'} | "
+              f"{'—' if e['value'] is None else format(e['value'], '.3f')} |")
 
 
 def refined_quality() -> None:
@@ -294,6 +308,7 @@ if __name__ == "__main__":
     end_to_end()
     base_models()
     guided_quality()
+    schema_evidence()
     refined_quality()
     feature_store()
     serving()

@@ -16,7 +16,7 @@ app = typer.Typer(cls=GerecGroup, help="Guided embeddings: attribute scores from
 
 
 # Options shared by `score` and `finetune`.
-SchemaOption = Annotated[str, typer.Option("--schema", help="Shipped schema (movies, clothing, games, beauty, generic) or a YAML path.")]
+SchemaOption = Annotated[str, typer.Option("--schema", help="Shipped schema (movies, movies-extended, clothing, games, beauty, generic) or a YAML path.")]
 BackendOption = Annotated[str, typer.Option("--backend", help="encoder (offline default) | causal (a prompted causal LM, the paper's).")]
 ModelOption = Annotated[str, typer.Option("--model", help="encoder: the offline default, a path or hub id; causal: a path or hub id.")]
 DtypeOption = Annotated[str, typer.Option("--dtype", help="causal: weight dtype, e.g. bfloat16 on a GPU ('' = the model's).")]
