@@ -16,6 +16,7 @@ Base settings are the converged ones measured in benchmarks/results/time_to_qual
 Run: python benchmarks/protocol.py --threads 2                              # the whole plan
      python benchmarks/protocol.py --plan amazon-beauty/sasrec --seeds 3    # one row, 3 seeds
      python benchmarks/protocol.py --plan amazon-beauty/sasrec --only-seed 1  # one seed of it
+     python benchmarks/protocol.py --plan ml-100k/sasrec@movies-extended    # the row on another schema
 """
 
 from __future__ import annotations
@@ -58,9 +59,19 @@ N_BOOT, BOOT_SEED = 1000, 0
 SHARED_STAGES = ("data", "guided")  # stages every seed of a row must have run on the same inputs
 
 
+def parse_key(key: str) -> tuple[str, str, str]:
+    """(dataset, model, schema) of a row key ``dataset/model`` or ``dataset/model@schema`` (another
+    attribute schema than the dataset's shipped one, e.g. ``ml-100k/sasrec@movies-extended``)."""
+    row, _, schema = key.partition("@")
+    dataset, _, model = row.partition("/")
+    if dataset not in DATASETS or not model:
+        raise SystemExit(f"unknown row '{key}': use dataset/model[@schema] with a dataset of {', '.join(DATASETS)}")
+    return dataset, model, schema or SCHEMAS[dataset]
+
+
 def record_paths(key: str, k: int) -> tuple[Path, Path]:
     """The rank table and the JSON record of seed ``k`` of row ``key``."""
-    folder = RECORDS / key.replace("/", "-")
+    folder = RECORDS / key.replace("/", "-").replace("@", "-")
     return folder / f"seed{k}.parquet", folder / f"seed{k}.json"
 
 
@@ -70,12 +81,14 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     Seed k trains with the default seed + k, as replica k of `gerec run --seeds N` does; seed 0
     gives no seed at all, so it is exactly `gerec run`'s own model.
     """
-    dataset, model = key.split("/")
+    dataset, model, schema = parse_key(key)
     fmt, path, items = DATASETS[dataset]
-    ws = Workspace.resolve(workdir / dataset / replica(model, k))
+    # one workspace per (row, seed); a row on another schema has its own guided scores
+    ws = Workspace.resolve(workdir / dataset / (replica(model, k) if schema == SCHEMAS[dataset] else
+                                                f"{replica(model, k)}@{schema}"))
     settings = {**SETTINGS[dataset], **({"seed": TrainConfig.seed + k} if k else {})}
     config = RunConfig(data=Path(path), fmt=fmt, items=Path(items) if items else None, models=(model,),
-                       schema=SCHEMAS[dataset], settings=settings, device=device,
+                       schema=schema, settings=settings, device=device,
                        arms=(*ARMS, *OPTIONAL_ARMS))
     started = time.perf_counter()
     run(ws, config, console=console)
@@ -83,7 +96,7 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     users = runs["base"][0].users
     ranks = {"user_id": pa.array(users, pa.int64())}
     record: dict[str, Any] = {"dataset": dataset, "model": model, "seed_index": k, "settings": settings,
-                              "schema": SCHEMAS[dataset], "data": ws.data_manifest()["final"], "arms": {}}
+                              "schema": schema, "data": ws.data_manifest()["final"], "arms": {}}
     for arm, (r,) in runs.items():
         ranks[arm] = pa.array(r.ranks.astype(np.int32))
         m = read_json(ws.model_dir(arm, model) / "metrics.json")
@@ -113,7 +126,7 @@ def recorded(key: str, k: int) -> bool:
 def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
     """The comparison of ``key``'s recorded seeds, rebuilt from the records alone (the data is
     imported again for the buckets; it must be the data the seeds were trained on)."""
-    dataset, model = key.split("/")
+    dataset, model, schema = parse_key(key)
     fmt, path, items = DATASETS[dataset]
     ws = Workspace.resolve(workdir / dataset / "data")
     if not ws.interactions_path.exists():
@@ -146,7 +159,7 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
     complete = len(done) == seeds and all(len(runs.get(v, [])) == seeds for v in COMPARED) and not row["budgeted"]
     return {"dataset": dataset, "model": model, "seeds": seeds, "recorded_seeds": done, "complete": complete,
             "popularity": doc["popularity"], "row": row, "training": training,
-            "settings": SETTINGS[dataset], "schema": SCHEMAS[dataset],
+            "settings": SETTINGS[dataset], "schema": schema,
             "stages": {f"seed{r['seed_index']}": r["stages"] for r in records},
             "seed_seconds": {f"seed{r['seed_index']}": r["session_seconds"] for r in records},
             "command": f"python benchmarks/protocol.py --plan {key} --seeds {seeds}",
@@ -167,7 +180,8 @@ def summary(runs: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--plan", default=",".join(PLAN), help="dataset/model pairs, in order")
+    parser.add_argument("--plan", default=",".join(PLAN),
+                        help="rows in order: dataset/model, or dataset/model@schema for another attribute schema")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per row (0 .. N-1)")
     parser.add_argument("--only-seed", type=int, default=None, help="train and record this one seed of each row")
     parser.add_argument("--threads", type=int, default=2)
@@ -177,8 +191,7 @@ def main() -> None:
     set_threads(args.threads)
     console = Console(stderr=True)
     for key in args.plan.split(","):
-        if key.split("/")[0] not in DATASETS:
-            raise SystemExit(f"unknown dataset in '{key}'; choose from {', '.join(DATASETS)}")
+        parse_key(key)  # a clear error before any training
         runs = read_json(RESULTS)["runs"] if RESULTS.exists() else {}
         if runs.get(key, {}).get("complete") and "recorded_seeds" not in runs[key] and runs[key]["seeds"] >= args.seeds:
             print(f"{key}: complete (recorded in one workspace before per-seed records; delete its entry to rerun)")
