@@ -78,6 +78,7 @@ def import_(
     items_id_col: Annotated[Optional[str], typer.Option(help="csv/parquet items file: id column (default: --item-col).")] = None,
     title_col: Annotated[str, typer.Option(help="csv/parquet items file: title column.")] = "title",
     text_col: Annotated[Optional[list[str]], typer.Option(help="csv/parquet items file: text column(s) for the language model, joined (default: the title).")] = None,
+    categories_col: Annotated[Optional[str], typer.Option(help="csv/parquet items file: a column of '|'-separated genres or categories (for the metadata control arm).")] = None,
     min_user: Annotated[int, typer.Option(help="k-core: minimum interactions per user (3 is always applied).")] = 0,
     min_item: Annotated[int, typer.Option(help="k-core: minimum interactions per item.")] = 0,
     dedupe: Annotated[bool, typer.Option("--dedupe/--keep-repeats", help="Keep only the first of repeated user-item events.")] = True,
@@ -92,7 +93,7 @@ def import_(
     from gerec.steps.data import import_data, stats
 
     columns = ColumnMap(user=user_col, item=item_col, time=time_col or None, rating=rating_col,
-                        item_id=items_id_col, title=title_col, text=tuple(text_col or ()))
+                        item_id=items_id_col, title=title_col, text=tuple(text_col or ()), categories=categories_col)
     options = ImportOptions(min_user=min_user, min_item=min_item, dedupe=dedupe, min_rating=min_rating,
                             missing_text=missing_text, seed=seed, cold_items=cold_items)
     ws = workspace(ctx)

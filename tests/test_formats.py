@@ -12,7 +12,7 @@ from gerec.data import ColumnMap
 from gerec.steps.data import import_data
 from gerec.data.formats import read_dataset
 
-from conftest import EVENTS, MOVIES
+from conftest import EVENTS, GENRES, MOVIES
 
 
 def _users_items(ws) -> tuple[int, int, int]:
@@ -28,6 +28,8 @@ def test_movielens_100k_latin1_titles_and_genres(ws, ml100k: Path) -> None:
     items = {r["title"]: r["text"] for r in pq.read_table(ws.items_path).to_pylist()}
     assert items["Café Society (2016)"] == "Café Society (2016). Genres: Comedy."
     assert items["Heat (1995)"] == "Heat (1995). Genres: Action, Drama."
+    categories = {r["title"]: r["categories"] for r in pq.read_table(ws.items_path).to_pylist()}
+    assert categories["Heat (1995)"] == ["Action", "Drama"]  # the genre flags, kept as metadata
 
 
 @pytest.mark.parametrize("fixture", ["ml1m", "ml_latest"])
@@ -36,6 +38,7 @@ def test_movielens_1m_and_latest(ws, fixture: str, request: pytest.FixtureReques
     assert _users_items(ws) == (2, 5, 7)
     titles = pq.read_table(ws.items_path)["title"].to_pylist()
     assert "Amélie (2001)" in titles
+    assert all(c is not None for c in pq.read_table(ws.items_path)["categories"].to_pylist())
 
 
 @pytest.mark.parametrize("fixture", ["amazon2018", "amazon2014"])
@@ -43,8 +46,9 @@ def test_amazon_reviews_both_metadata_generations(ws, fixture: str, request: pyt
     reviews, meta = request.getfixturevalue(fixture)
     import_data(ws, "amazon-reviews", reviews, meta)
     assert _users_items(ws) == (2, 5, 7)
-    text = pq.read_table(ws.items_path).to_pylist()[0]["text"]
-    assert "Categories:" in text and "Description:" in text
+    first = pq.read_table(ws.items_path).to_pylist()[0]
+    assert "Categories:" in first["text"] and "Description:" in first["text"]
+    assert first["categories"] and all(c in first["text"] for c in first["categories"])
 
 
 def test_amazon_reviews_needs_metadata(tmp_path: Path, amazon2018) -> None:
@@ -81,7 +85,7 @@ def test_csv_and_parquet_with_column_mapping(ws, tmp_path: Path, fmt: str) -> No
     events = pa.table({"uid": [u for u, *_ in EVENTS], "iid": [i for _, i, *_ in EVENTS],
                        "when": [t for *_, t in EVENTS], "stars": [float(r) for _, _, r, _ in EVENTS]})
     items = pa.table({"iid": list(MOVIES), "name": [t for t, _ in MOVIES.values()],
-                      "blurb": ["a film"] * len(MOVIES)})
+                      "blurb": ["a film"] * len(MOVIES), "kinds": [" | ".join(GENRES[g] for g in gs) for _, gs in MOVIES.values()]})
     ev_path, it_path = tmp_path / f"events.{fmt}", tmp_path / f"items.{fmt}"
     if fmt == "csv":
         import pyarrow.csv as pacsv
@@ -91,10 +95,15 @@ def test_csv_and_parquet_with_column_mapping(ws, tmp_path: Path, fmt: str) -> No
     else:
         pq.write_table(events, ev_path)
         pq.write_table(items, it_path)
-    cols = ColumnMap(user="uid", item="iid", time="when", rating="stars", title="name", text=("name", "blurb"))
+    cols = ColumnMap(user="uid", item="iid", time="when", rating="stars", title="name", text=("name", "blurb"),
+                     categories="kinds")
     import_data(ws, fmt, ev_path, it_path, cols)
     assert _users_items(ws) == (2, 5, 7)
-    assert pq.read_table(ws.items_path).to_pylist()[0]["text"] == "Café Society (2016). a film"
+    rows = pq.read_table(ws.items_path).to_pylist()
+    assert rows[0]["text"] == "Café Society (2016). a film"
+    assert {r["title"]: r["categories"] for r in rows}["Heat (1995)"] == ["Action", "Drama"]
+    import_data(ws, fmt, ev_path, it_path, ColumnMap(user="uid", item="iid", time="when", title="name"))
+    assert pq.read_table(ws.items_path)["categories"].null_count == 5  # none named: none made up
 
 
 def test_csv_without_time_column_uses_file_order(ws, tmp_path: Path) -> None:

@@ -32,7 +32,10 @@ EVENTS_SCHEMA = pa.schema(
     [("user_key", pa.string()), ("item_key", pa.string()), ("ts", pa.int64()),
      ("rating", pa.float64()), ("line", pa.int64())]
 )
-ITEMS_SCHEMA = pa.schema([("item_key", pa.string()), ("title", pa.string()), ("text", pa.string())])
+# ``categories``: the item's genres or categories where the source lists them (null elsewhere):
+# metadata a control arm compares the language model's scores with (PROTOCOL.md).
+ITEMS_SCHEMA = pa.schema([("item_key", pa.string()), ("title", pa.string()), ("text", pa.string()),
+                          ("categories", pa.list_(pa.string()))])
 
 # MovieLens 100K genre order (u.genre), used when u.genre is absent.
 ML100K_GENRES = (
@@ -65,6 +68,7 @@ class ColumnMap:
     item_id: str | None = None  # id column in the items file (default: same as ``item``)
     title: str = "title"
     text: Sequence[str] = ()  # columns joined into the language-model text (default: the title)
+    categories: str | None = None  # an items-file column of '|'-separated genres or categories
 
 
 # -- small shared helpers -------------------------------------------------------------------
@@ -112,8 +116,11 @@ def _events_table(users: list[str], items: list[str], ts: list[int], lines: list
     )
 
 
-def _items_table(keys: list[str], titles: list[str], texts: list[str]) -> pa.Table:
-    return pa.table({"item_key": keys, "title": titles, "text": texts}, schema=ITEMS_SCHEMA)
+def _items_table(keys: list[str], titles: list[str], texts: list[str],
+                 categories: list[list[str]] | None = None) -> pa.Table:
+    kind = pa.list_(pa.string())
+    cats = pa.array(categories, kind) if categories is not None else pa.nulls(len(keys), kind)
+    return pa.table({"item_key": keys, "title": titles, "text": texts, "categories": cats}, schema=ITEMS_SCHEMA)
 
 
 def _has_header(fields: list[str]) -> bool:
@@ -126,8 +133,12 @@ def _has_header(fields: list[str]) -> bool:
 
 # -- movielens ------------------------------------------------------------------------------
 
-def _movie_text(title: str, genres: Sequence[str]) -> str:
-    genres = [g for g in genres if g and g != "(no genres listed)" and g != "unknown"]
+def _genres(genres: Sequence[str]) -> list[str]:
+    """The genres a film is listed with, without MovieLens's placeholders."""
+    return [g for g in genres if g and g != "(no genres listed)" and g != "unknown"]
+
+
+def _movie_text(title: str, genres: list[str]) -> str:
     return f"{title}. Genres: {', '.join(genres)}." if genres else f"{title}."
 
 
@@ -148,18 +159,18 @@ def read_movielens(path: Path) -> RawDataset:
         genres = ML100K_GENRES
         if genre_file.exists():
             genres = tuple(l.split("|")[0] for l in _read_lines(genre_file, "latin-1") if l.strip())
-        keys, titles, texts = [], [], []
+        keys, titles, texts, cats = [], [], [], []
         for n, line in enumerate(_read_lines(items_file, "latin-1"), 1):
             if not line.strip():
                 continue
             parts = line.split("|")
             if len(parts) != 5 + len(genres):
                 raise DataError(f"{items_file}:{n}: expected {5 + len(genres)} '|'-separated fields, got {len(parts)}")
-            flags = parts[5:]
+            cats.append(_genres([g for g, f in zip(genres, parts[5:]) if f == "1"]))
             keys.append(parts[0])
             titles.append(parts[1])
-            texts.append(_movie_text(parts[1], [g for g, f in zip(genres, flags) if f == "1"]))
-        items = _items_table(keys, titles, texts)
+            texts.append(_movie_text(parts[1], cats[-1]))
+        items = _items_table(keys, titles, texts, cats)
     elif (path / "ratings.dat").exists():
         events_file, items_file = path / "ratings.dat", _require(path / "movies.dat", "movies.dat")
         events = _duck(con, """
@@ -168,17 +179,18 @@ def read_movielens(path: Path) -> RawDataset:
             FROM read_csv(?, delim='::', header=false, columns={
                 'column0': 'BIGINT', 'column1': 'BIGINT', 'column2': 'DOUBLE', 'column3': 'BIGINT'})
         """, events_file, [str(events_file)])
-        keys, titles, texts = [], [], []
+        keys, titles, texts, cats = [], [], [], []
         for n, line in enumerate(_read_lines(items_file, "latin-1"), 1):
             if not line.strip():
                 continue
             parts = line.split("::")
             if len(parts) != 3:
                 raise DataError(f"{items_file}:{n}: expected 'MovieID::Title::Genres'")
+            cats.append(_genres(parts[2].split("|")))
             keys.append(parts[0])
             titles.append(parts[1])
-            texts.append(_movie_text(parts[1], parts[2].split("|")))
-        items = _items_table(keys, titles, texts)
+            texts.append(_movie_text(parts[1], cats[-1]))
+        items = _items_table(keys, titles, texts, cats)
     elif (path / "ratings.csv").exists():
         events_file, items_file = path / "ratings.csv", _require(path / "movies.csv", "movies.csv")
         events = _duck(con, """
@@ -190,8 +202,9 @@ def read_movielens(path: Path) -> RawDataset:
                        items_file, [str(items_file)])
         keys = movies["k"].to_pylist()
         titles = movies["title"].to_pylist()
-        texts = [_movie_text(t, (g or "").split("|")) for t, g in zip(titles, movies["genres"].to_pylist())]
-        items = _items_table(keys, titles, texts)
+        cats = [_genres((g or "").split("|")) for g in movies["genres"].to_pylist()]
+        texts = [_movie_text(t, c) for t, c in zip(titles, cats)]
+        items = _items_table(keys, titles, texts, cats)
     else:
         raise DataError(
             f"{path}: not a MovieLens folder (expected u.data + u.item, ratings.dat + movies.dat, "
@@ -230,10 +243,14 @@ def _flatten(value: object, depth: int = 0) -> list[str]:
     return out
 
 
+def _amazon_categories(meta: dict) -> list[str]:
+    return list(dict.fromkeys(c.strip() for c in _flatten(meta.get("categories") or meta.get("category")) if c.strip()))
+
+
 def _amazon_text(meta: dict) -> tuple[str, str]:
     title = meta.get("title") if isinstance(meta.get("title"), str) else ""
     title = title.strip()
-    cats = list(dict.fromkeys(c.strip() for c in _flatten(meta.get("categories") or meta.get("category")) if c.strip()))
+    cats = _amazon_categories(meta)
     parts = [title + "." if title else ""]
     if meta.get("brand"):
         parts.append(f"Brand: {str(meta['brand']).strip()}.")
@@ -262,7 +279,7 @@ def read_amazon_reviews(path: Path, meta: Path | None) -> RawDataset:
         if events.num_rows and events[col].null_count == events.num_rows:
             field_name = {"user_key": "reviewerID", "item_key": "asin", "ts": "unixReviewTime"}[col]
             raise DataError(f"{path}: no '{field_name}' field in any record (is this a review file?)")
-    keys, titles, texts = [], [], []
+    keys, titles, texts, cats = [], [], [], []
     for n, line in enumerate(_read_lines(meta), 1):
         if not line.strip():
             continue
@@ -273,7 +290,8 @@ def read_amazon_reviews(path: Path, meta: Path | None) -> RawDataset:
         keys.append(str(record["asin"]))
         titles.append(title)
         texts.append(text)
-    return RawDataset(events, _items_table(keys, titles, texts), path, meta, "timestamp", [path, meta])
+        cats.append(_amazon_categories(record))
+    return RawDataset(events, _items_table(keys, titles, texts, cats), path, meta, "timestamp", [path, meta])
 
 
 # -- sequences ------------------------------------------------------------------------------
@@ -410,10 +428,14 @@ def read_table(fmt: str, path: Path, items_path: Path | None, cols: ColumnMap) -
         _check_columns(con, item_fmt, items_path, {"items file's id column": id_col, "title column": cols.title})
         for column in cols.text:
             _check_columns(con, item_fmt, items_path, {"text column": column})
+        if cols.categories:
+            _check_columns(con, item_fmt, items_path, {"categories column": cols.categories})
         text_sql = " || '. ' || ".join(f"coalesce({q(c)}::VARCHAR, '')" for c in (cols.text or (cols.title,)))
+        cat_sql = (f"list_filter(list_transform(string_split({q(cols.categories)}::VARCHAR, '|'), lambda c: trim(c)), "
+                   "lambda c: c <> '')" if cols.categories else "NULL::VARCHAR[]")
         items = _duck(con, f"""
             SELECT {q(id_col)}::VARCHAR AS item_key, coalesce({q(cols.title)}::VARCHAR, '') AS title,
-                   {text_sql} AS text
+                   {text_sql} AS text, {cat_sql} AS categories
             FROM {_relation_sql(item_fmt)}
         """, items_path, [str(items_path)])
     sources = [path] + ([items_path] if items_path else [])

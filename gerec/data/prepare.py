@@ -187,7 +187,7 @@ def prepare(raw: RawDataset, opts: ImportOptions, out_dir: Path) -> dict[str, An
 
     files = {
         "interactions.parquet": "SELECT user_id, item_id, ts, seq, split FROM inter ORDER BY user_id, seq",
-        "items.parquet": """SELECT i.id AS item_id, it.title, it.text, c.item_key IS NOT NULL AS cold
+        "items.parquet": """SELECT i.id AS item_id, it.title, it.text, it.categories, c.item_key IS NOT NULL AS cold
                             FROM item_ids i JOIN it ON it.item_key = i.original_id
                             LEFT JOIN cold c ON c.item_key = i.original_id ORDER BY i.id""",
         "id_map.parquet": """SELECT 'user' AS kind, original_id, id FROM user_ids

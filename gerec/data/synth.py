@@ -270,4 +270,4 @@ def sized(n_items: int, n_users: int, seed: int = SynthConfig.seed) -> SynthConf
 
 
 # How the synthetic folder reads through the ordinary Parquet importer (one import path).
-COLUMNS = ColumnMap(user="user", item="item", time="ts", title="title", text=("text",))
+COLUMNS = ColumnMap(user="user", item="item", time="ts", title="title", text=("text",), categories="genre")
