@@ -54,7 +54,12 @@ PLAN = ("ml-100k/sasrec", "amazon-beauty/sasrec", "amazon-games/sasrec", "ml-100
 # Base settings per dataset, from time to quality: on the Amazon sets dropout 0.5 beat 0.2 (SASRec,
 # Beauty 0.0454 ± 0.0012 over 3 seeds); ML-100K keeps the defaults (0.0759 ± 0.0047).
 SETTINGS: dict[str, dict[str, Any]] = {"ml-100k": {}, "amazon-beauty": {"dropout": 0.5}, "amazon-games": {"dropout": 0.5}}
-COMPARED = ("base", "continued", *ARMS, *OPTIONAL_ARMS)  # every arm of PROTOCOL.md
+CATEGORIZED = ("ml-100k",)  # datasets whose items list genres/categories: they have the metadata arm
+
+
+def compared(dataset: str) -> tuple[str, ...]:
+    """Every arm of PROTOCOL.md the dataset allows."""
+    return ("base", "continued", *ARMS, *(a for a in OPTIONAL_ARMS if a != "metadata" or dataset in CATEGORIZED))
 N_BOOT, BOOT_SEED = 1000, 0
 SHARED_STAGES = ("data", "guided")  # stages every seed of a row must have run on the same inputs
 
@@ -89,10 +94,10 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     settings = {**SETTINGS[dataset], **({"seed": TrainConfig.seed + k} if k else {})}
     config = RunConfig(data=Path(path), fmt=fmt, items=Path(items) if items else None, models=(model,),
                        schema=schema, settings=settings, device=device,
-                       arms=(*ARMS, *OPTIONAL_ARMS))
+                       arms=compared(dataset)[2:])
     started = time.perf_counter()
     run(ws, config, console=console)
-    runs = evaluate_runs(ws, [model], "test", list(COMPARED), device=device)
+    runs = evaluate_runs(ws, [model], "test", list(compared(dataset)), device=device)
     users = runs["base"][0].users
     ranks = {"user_id": pa.array(users, pa.int64())}
     record: dict[str, Any] = {"dataset": dataset, "model": model, "seed_index": k, "settings": settings,
@@ -156,7 +161,8 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
         records.append(record)
     row = model_row(model, runs, labels_for(ws, users, "test"), NAMES, N_BOOT, BOOT_SEED)
     doc = results_document(ws, [row], "test", N_BOOT, BOOT_SEED)
-    complete = len(done) == seeds and all(len(runs.get(v, [])) == seeds for v in COMPARED) and not row["budgeted"]
+    complete = (len(done) == seeds and not row["budgeted"]
+                and all(len(runs.get(v, [])) == seeds for v in compared(dataset)))
     return {"dataset": dataset, "model": model, "seeds": seeds, "recorded_seeds": done, "complete": complete,
             "popularity": doc["popularity"], "row": row, "training": training,
             "settings": SETTINGS[dataset], "schema": schema,

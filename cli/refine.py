@@ -18,7 +18,7 @@ app = typer.Typer(cls=GerecGroup, help="Refined embeddings: [guided ; reduced ba
 def train_(
     ctx: typer.Context,
     model: Annotated[str, typer.Option(help="gru4rec | sasrec | bert4rec (its base model must be trained).")] = "sasrec",
-    variant: Annotated[str, typer.Option(help="refined (the method) | reduced (no language model) | guided (no base model) | shuffled (scores permuted across items and users) | nouser (β = 0).")] = "refined",
+    variant: Annotated[str, typer.Option(help="refined (the method) | reduced (no language model) | guided (no base model) | shuffled (scores permuted across items and users) | nouser (β = 0) | metadata (the items' genres/categories in the attribute slots).")] = "refined",
     normalization: Annotated[str, typer.Option(help="zscore | minmax, per attribute over the catalogue.")] = "zscore",
     alpha: Annotated[Optional[float], typer.Option(help="Scale of the guided part (default: the reduced part's RMS).")] = None,
     beta: Annotated[float, typer.Option(help="Weight of the user guided term β·<g_u, ĝ_i>.")] = 1.0,

@@ -8,16 +8,19 @@ MODELS = ("gru4rec", "sasrec", "bert4rec")
 DEFAULT_MODEL = "sasrec"
 
 # The arms of a comparison (PROTOCOL.md); each is also a folder prefix (``models/<variant>-<model>``).
-VARIANTS = ("base", "continued", "reduced", "guided", "refined", "shuffled", "nouser")  # table order
+VARIANTS = ("base", "continued", "reduced", "guided", "refined", "shuffled", "nouser", "metadata")  # table order
 # The variants `gerec run` trains per model from the store, besides its base and the base-continued
 # arm: the method and the controls PROTOCOL.md asks for (reduced-only: no language model;
 # shuffled: the LM's scores permuted across items and users — does their *content* matter?).
 ARMS = ("reduced", "refined", "shuffled")
-OPTIONAL_ARMS = ("nouser",)  # refined with β = 0 (no user vector): asked for by name, it costs one more training
-REFINED_VARIANTS = ("refined", "reduced", "guided", "shuffled", "nouser")  # [frozen ; trainable] tables from the store
+# asked for by name, each costs one more training: refined with β = 0 (no user vector); refined
+# with the catalogue's genres/categories in place of the language model's scores
+OPTIONAL_ARMS = ("nouser", "metadata")
+REFINED_VARIANTS = ("refined", "reduced", "guided", "shuffled", "nouser", "metadata")  # [frozen ; trainable] tables from the store
 CONTROLS = ("base", "continued", "reduced")  # the headline is refined vs the strongest of these
 LABELS = {"base": "base", "continued": "base-continued", "reduced": "reduced-only", "guided": "guided-only",
-          "refined": "refined", "shuffled": "refined, shuffled scores", "nouser": "refined, β = 0"}
+          "refined": "refined", "shuffled": "refined, shuffled scores", "nouser": "refined, β = 0",
+          "metadata": "refined, categories for scores"}
 
 # A multi-seed comparison trains replicas: replica k > 0 of a model is ``<model>-seed<k>`` (folders
 # ``models/<variant>-<model>-seed<k>``, its own reduced table in the store) and trains with seed + k.

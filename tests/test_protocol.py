@@ -217,3 +217,35 @@ def test_replicas_train_with_their_own_seed_and_table_and_evaluate_as_one_row(st
     pooled["refined"][1].users = users[1:]
     with pytest.raises(GerecError, match="different users"):
         model_row("sasrec", pooled, labels_for(stored, users, "test"), NAMES, 100, 0)
+
+
+def test_metadata_arm_puts_the_categories_in_the_attribute_slots(stored: Workspace) -> None:
+    import pyarrow.parquet as pq
+
+    from gerec.errors import GerecError
+    from gerec.refine.metadata import category_onehots, metadata_scores
+
+    onehots, names = category_onehots([["a", "b"], None, ["b"], ["c"]])
+    assert names == ["a", "b", "c"] and onehots.tolist() == [[1, 1, 0], [0, 0, 0], [0, 1, 0], [0, 0, 1]]
+    padded, slots = metadata_scores(onehots, names, 5, np.ones(4, bool), 0)
+    assert padded.shape == (4, 5) and slots[:3] == names and not padded[:, 3:].any()
+    fit = np.array([True, True, True, False])  # the last item is held out: it shapes no statistic
+    moved = onehots.copy()
+    moved[3] = [1, 1, 1]
+    a, _ = metadata_scores(onehots, names, 2, fit, 0)
+    b, pcs = metadata_scores(moved, names, 2, fit, 0)
+    assert pcs == ["categories PC1", "categories PC2"] and np.allclose(a[:3], b[:3])
+    with pytest.raises(GerecError, match="no genres or categories"):
+        category_onehots([None, []])
+
+    real = refinement_from_store(stored, "sasrec", "refined", DIM)
+    meta = refinement_from_store(stored, "sasrec", "metadata", DIM)
+    genres = pq.read_table(stored.items_path, columns=["item_id", "categories"]).sort_by("item_id")["categories"]
+    rows = {}
+    for item, cats in enumerate(genres.to_pylist(), 1):  # items of one genre share one row; others differ
+        rows.setdefault(tuple(cats), []).append(meta.frozen[item])
+    assert len(rows) > 1 and all(torch.allclose(r[0], x) for r in rows.values() for x in r)
+    assert len({tuple(np.round(r[0].numpy(), 4)) for r in rows.values()}) == len(rows)
+    assert torch.equal(meta.trainable, real.trainable)  # the same reduced base table beside them
+    assert meta.users is not None and meta.users.shape == real.users.shape and meta.users[1:].abs().sum() > 0
+    assert len(meta.info["attributes"]) == meta.frozen.shape[1]

@@ -18,7 +18,7 @@ from gerec.names import CONTROLS, LABELS
 HEADLINE = "NDCG@10"  # the metric that picks the strongest control
 
 GAINS = (("refined", "base"), ("refined", "continued"), ("refined", "reduced"), ("refined", "shuffled"),
-         ("refined", "nouser"))
+         ("refined", "nouser"), ("refined", "metadata"))
 
 
 @dataclass(frozen=True)

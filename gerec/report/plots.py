@@ -13,7 +13,8 @@ from gerec.evaluation.compare import defined
 from gerec.names import LABELS
 
 COLORS = {"base": "#8d99ae", "continued": "#5c677d", "reduced": "#e9c46a", "guided": "#f4a261",
-          "refined": "#2a9d8f", "shuffled": "#e76f51", "nouser": "#90be6d"}  # one per arm (gerec.names.VARIANTS)
+          "refined": "#2a9d8f", "shuffled": "#e76f51", "nouser": "#90be6d",
+          "metadata": "#8d6e97"}  # one per arm (gerec.names.VARIANTS)
 HEADLINE = ("MRR@10", "Recall@10", "NDCG@10")
 
 

@@ -8,7 +8,9 @@
 - ``guided`` (ablation, no base model): ``[ĝ (m, frozen) ; z (d − m, trainable, random)]`` plus ``β·g_u``;
 - ``shuffled`` (control): as ``refined``, with the item scores permuted across items and the user
   scores across users — if it matches ``refined``, the language model's *content* is not the reason;
-- ``nouser`` (control): as ``refined`` with no user guided term (β = 0): what the user vectors add.
+- ``nouser`` (control): as ``refined`` with no user guided term (β = 0): what the user vectors add;
+- ``metadata`` (control): as ``refined``, with the catalogue's own genres/categories in the m
+  attribute slots (:mod:`gerec.refine.metadata`) — what the language model adds beyond them.
 
 ``reduced`` differs from ``refined`` only in what fills the attribute dimensions, so the
 gap between them is what the language model adds.
@@ -19,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 import torch
 from rich.console import Console
 
@@ -28,6 +31,7 @@ from gerec.errors import GerecError
 from gerec.features.store import read_offline, vectors
 from gerec.models.refined import Refinement
 from gerec.names import REFINED_VARIANTS
+from gerec.refine.metadata import category_onehots, history_profiles, metadata_scores
 from gerec.refine.normalize import Normalizer
 from gerec.steps.data import cold_items, sequences
 from gerec.training import TrainResult, configs_from, replica_settings, train
@@ -65,8 +69,16 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
     guided = vectors(frame, "item_attributes__vector", item_ids, "item_id")  # (n, m) scores 1–9
     m = guided.shape[1]
     rng = np.random.default_rng(seed)
+    cold = cold_items(ws)
+    warm = np.ones(n_items, dtype=bool)
+    warm[cold - 1] = False  # statistics of the items training sees, never of held-out ones
+    attributes = ws.guided_manifest()["attributes"]
     if variant == "shuffled":
         guided = guided[rng.permutation(n_items)]  # every item gets another item's scores
+    if variant == "metadata":  # the catalogue's categories in the same m slots (gerec/refine/metadata.py)
+        categories = pq.read_table(ws.items_path, columns=["item_id", "categories"]).sort_by("item_id")
+        onehots, names = category_onehots(categories["categories"].to_pylist())
+        guided, attributes = metadata_scores(onehots, names, m, warm, seed)
     if variant == "guided":
         latent = (rng.standard_normal((n_items, dim - m)) * dim ** -0.5).astype(np.float32)
         reduction = "none (random latent part)"
@@ -80,13 +92,10 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
         if latent.shape[1] != dim - m:
             raise GerecError(f"reduced embeddings of '{base_model}' have width {latent.shape[1]}, but d − m = "
                              f"{dim} − {m} = {dim - m}: materialize the store again with the default width k")
-    cold = cold_items(ws)
-    warm = np.ones(n_items, dtype=bool)
-    warm[cold - 1] = False  # statistics of the items training sees, never of held-out ones
     scale = _scale(latent[warm]) if alpha is None else alpha
     item_norm = Normalizer.fit(guided[warm], normalization, scale)
     info = {"variant": variant, "base_model": base_model, "reduction": reduction,
-            "attributes": ws.guided_manifest()["attributes"], "normalization": item_norm.to_dict(),
+            "attributes": attributes, "normalization": item_norm.to_dict(),
             "profile_decay": profile_decay, "learn_scales": learn_scales}
     if variant == "reduced":
         random = (rng.standard_normal((n_items, m)) * _scale(latent[warm])).astype(np.float32)
@@ -95,13 +104,15 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
     if variant == "nouser":
         return Refinement(_with_padding(item_norm.apply(guided)), _with_padding(latent), None, 0.0, info,
                           tuple(cold.tolist()))
-    user_ids = np.arange(1, n_users + 1)
-    users = read_offline(ws, ["user_attributes:vector"], {"user_id": user_ids})
-    scored = users.dropna(subset=["vector"])
-    user_scores = np.stack(scored["vector"].map(lambda v: np.asarray(v, np.float32)).to_numpy())
+    if variant == "metadata":  # profiled from the same recent items as the language model's user texts
+        rows, user_scores = history_profiles(sequences(ws), guided, ws.guided_manifest()["recent_items_per_user"])
+    else:
+        users = read_offline(ws, ["user_attributes:vector"], {"user_id": np.arange(1, n_users + 1)})
+        scored = users.dropna(subset=["vector"])
+        user_scores = np.stack(scored["vector"].map(lambda v: np.asarray(v, np.float32)).to_numpy())
+        rows = scored["user_id"].to_numpy()
     user_norm = Normalizer.fit(user_scores, normalization, scale)
     initial = np.zeros((n_users + 1, m), dtype=np.float32)  # a user the language model never saw starts at 0
-    rows = scored["user_id"].to_numpy()
     initial[rng.permutation(rows) if variant == "shuffled" else rows] = user_norm.apply(user_scores)
     info["user_normalization"] = user_norm.to_dict()
     return Refinement(_with_padding(item_norm.apply(guided)), _with_padding(latent), torch.from_numpy(initial),
