@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
 
     ws = gerec.Workspace.resolve(args.workspace or tempfile.mkdtemp(prefix="gerec-"))
-    gerec.synthesize(ws, gerec.SynthConfig(n_items=args.items, n_users=args.items, max_length=10))
+    gerec.synthesize(ws, gerec.SynthConfig(n_items=args.items, n_users=args.items, max_length=8, mean_length=6))
     manifest = gerec.score(ws, args.schema, backend="causal", lm=args.model, dtype=args.dtype or "",
                            batch_size=args.batch_size, device=args.device, show_progress=False)
     names = manifest["attributes"]
