@@ -40,7 +40,6 @@ from gerec.devices import set_threads
 from gerec.names import ARMS, OPTIONAL_ARMS, VARIANTS, replica
 from gerec.steps.evaluate import NAMES, Run, evaluate_runs, labels_for, model_row, results_document
 from gerec.steps.run import RunConfig, run
-from gerec.training import TrainConfig
 from gerec.workspace import Workspace
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -61,6 +60,7 @@ def compared(dataset: str) -> tuple[str, ...]:
     """Every arm of PROTOCOL.md the dataset allows."""
     return ("base", "continued", *ARMS, *(a for a in OPTIONAL_ARMS if a != "metadata" or dataset in CATEGORIZED))
 N_BOOT, BOOT_SEED = 1000, 0
+SEED = 42  # gerec's default training seed: seed k of a row trains with SEED + k (checked after training)
 SHARED_STAGES = ("data", "guided")  # stages every seed of a row must have run on the same inputs
 
 
@@ -91,12 +91,16 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     # one workspace per (row, seed); a row on another schema has its own guided scores
     ws = Workspace.resolve(workdir / dataset / (replica(model, k) if schema == SCHEMAS[dataset] else
                                                 f"{replica(model, k)}@{schema}"))
-    settings = {**SETTINGS[dataset], **({"seed": TrainConfig.seed + k} if k else {})}
+    settings = {**SETTINGS[dataset], **({"seed": SEED + k} if k else {})}
     config = RunConfig(data=Path(path), fmt=fmt, items=Path(items) if items else None, models=(model,),
                        schema=schema, settings=settings, device=device,
                        arms=compared(dataset)[2:])
     started = time.perf_counter()
     run(ws, config, console=console)
+    trained = read_json(ws.model_dir("base", model) / "config.json")["train"]["seed"]
+    if trained != SEED + k:
+        raise SystemExit(f"seed {k} of {key} trained with seed {trained}, not {SEED + k}: gerec's default seed "
+                         f"changed; set SEED in {Path(__file__).name} to it")
     runs = evaluate_runs(ws, [model], "test", list(compared(dataset)), device=device)
     users = runs["base"][0].users
     ranks = {"user_id": pa.array(users, pa.int64())}
