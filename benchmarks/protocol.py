@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -96,6 +97,7 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
                        schema=schema, settings=settings, device=device,
                        arms=compared(dataset)[2:])
     started = time.perf_counter()
+    _reuse_scores(ws, workdir / dataset)
     run(ws, config, console=console)
     trained = read_json(ws.model_dir("base", model) / "config.json")["train"]["seed"]
     if trained != SEED + k:
@@ -125,6 +127,21 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     with atomic_file(parquet_path) as tmp:
         pq.write_table(pa.table(ranks), tmp)
     write_json(json_path, record)  # last: a seed counts as recorded only when both files exist
+
+
+def _reuse_scores(ws: Workspace, folder: Path) -> None:
+    """Seed a new workspace's score cache from the other workspaces of the same dataset: the
+    language model's scores do not depend on the seed or the model, and the cache is keyed by
+    scorer, schema and text, so the guided stage then scores nothing twice (on Amazon Beauty
+    that saves ~7 minutes of one core per seed)."""
+    if ws.score_cache_dir.exists() and any(ws.score_cache_dir.glob("*.parquet")):
+        return
+    for other in sorted(p for p in folder.iterdir() if p.is_dir() and p.resolve() != ws.root.resolve()):
+        cache = Workspace.resolve(other).score_cache_dir
+        for f in sorted(cache.glob("*.parquet")) if cache.exists() else ():
+            ws.score_cache_dir.mkdir(parents=True, exist_ok=True)
+            if not (ws.score_cache_dir / f.name).exists():
+                shutil.copyfile(f, ws.score_cache_dir / f.name)
 
 
 def recorded(key: str, k: int) -> bool:
