@@ -220,8 +220,9 @@ def main() -> None:
     for key in args.plan.split(","):
         parse_key(key)  # a clear error before any training
         runs = read_json(RESULTS)["runs"] if RESULTS.exists() else {}
-        if runs.get(key, {}).get("complete") and "recorded_seeds" not in runs[key] and runs[key]["seeds"] >= args.seeds:
-            print(f"{key}: complete (recorded in one workspace before per-seed records; delete its entry to rerun)")
+        legacy = "recorded_seeds" not in runs.get(key, {"recorded_seeds": []})  # one workspace, before records
+        if legacy and runs[key]["complete"] and runs[key]["seeds"] >= args.seeds and args.only_seed is None:
+            print(f"{key}: complete (one workspace, before per-seed records); --only-seed 0 starts it again per seed")
             continue
         seeds = [args.only_seed] if args.only_seed is not None else range(args.seeds)
         for k in seeds:
@@ -229,6 +230,8 @@ def main() -> None:
                 run_seed(key, k, args.workdir, args.device, console)
         result = pool(key, max(args.seeds, (args.only_seed or 0) + 1), args.workdir)
         runs = read_json(RESULTS)["runs"] if RESULTS.exists() else {}  # re-read: another sweep may have written
+        if legacy:  # kept beside the per-seed row that replaces it
+            runs[f"{key} (one workspace)"] = runs.pop(key)
         runs[key] = {**result, "threads": args.threads}
         write_json(RESULTS, {"runs": runs})
         summary({key: runs[key]})
