@@ -70,6 +70,11 @@ def run(
 BUCKETS = {"item_events": "item events {}", "history_length": "history {}", "held_out": "{} items"}
 
 
+def _share(x: float) -> str:
+    """A bucket's share of test events: one decimal under 10%, so a small bucket does not read 0%."""
+    return f"{x:.1%}" if x < 0.1 else f"{x:.0%}"
+
+
 def story(results: dict[str, Any]) -> list[Any]:
     """What the table means, after it: where the headline gain is (per bucket, with its
     interval), how cold items fare, and how much of a recommendation the attributes carry."""
@@ -95,9 +100,15 @@ def story(results: dict[str, Any]) -> list[Any]:
                     if not b["users"]:
                         continue
                     v = b["variants"]
-                    table.add_row(BUCKETS[dimension].format(name), f"{b['share']:.0%}", f"{v['refined']['NDCG@10']:.4f}",
+                    table.add_row(BUCKETS[dimension].format(name), _share(b["share"]), f"{v['refined']['NDCG@10']:.4f}",
                                   f"{v[head['control']]['NDCG@10']:.4f}", change_text(b["gains"][gain]["NDCG@10"]))
             out.append(table)
+            new = row.get("breakdown", {}).get("item_events", {}).get("0", {})
+            if new.get("users"):  # items released after every training event: where text is all there is
+                v = new["variants"]
+                out.append(f"New items: {new['users']:,} test events ({new['share']:.2%}) ask for an item with no "
+                           f"training event; NDCG@10 on them: refined {v['refined']['NDCG@10']:.4f}, "
+                           f"{LABELS[head['control']]} {v[head['control']]['NDCG@10']:.4f}.")
         share = row.get("attribution", {}).get("refined")
         if share:
             top = sorted(share["importance"].items(), key=lambda kv: -kv[1])[:3]

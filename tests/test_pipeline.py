@@ -126,8 +126,10 @@ def test_quick_run_writes_every_artifact_and_prints_every_row(quick: tuple[Path,
     assert len(re.findall(r"user \d+ \(recently: ", out)) == 3  # three users' example recommendations
     story = out.split("NDCG@10, by bucket", 1)[1].split("user ", 1)[0]  # after the table: where the gain is
     assert all(f"{label} " in story for label in ("item events 0", "item events 20+", "history ≤ 5", "history > 20"))
-    assert re.search(r"item events 5–19 +\d+% +\d\.\d{4} +\d\.\d{4} +([+-]\d+\.\d%|—)", story), story
+    assert re.search(r"item events 5–19 +\d+(\.\d)?% +\d\.\d{4} +\d\.\d{4} +([+-]\d+\.\d%|—)", story), story
     assert "The attribute dimensions carry" in out
+    new = json.loads((ws / "reports" / "results.json").read_text())["rows"][0]["breakdown"]["item_events"]["0"]
+    assert ("New items: " in out) == (new["users"] > 0)  # said exactly when the test split asks for any
     assert "12 stages ran, 0 skipped" in out and str(ws / "reports" / "report.html") in out
     stages = json.loads((ws / "pipeline.json").read_text())["stages"]
     assert list(stages) == ["data", "base:sasrec", "guided", "reduce:sasrec", "features", "reduced:sasrec",
