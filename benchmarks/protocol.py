@@ -134,7 +134,7 @@ def _reuse_scores(ws: Workspace, folder: Path) -> None:
     language model's scores do not depend on the seed or the model, and the cache is keyed by
     scorer, schema and text, so the guided stage then scores nothing twice (on Amazon Beauty
     that saves ~7 minutes of one core per seed)."""
-    if ws.score_cache_dir.exists() and any(ws.score_cache_dir.glob("*.parquet")):
+    if not folder.is_dir() or (ws.score_cache_dir.exists() and any(ws.score_cache_dir.glob("*.parquet"))):
         return
     for other in sorted(p for p in folder.iterdir() if p.is_dir() and p.resolve() != ws.root.resolve()):
         cache = Workspace.resolve(other).score_cache_dir
