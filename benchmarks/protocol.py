@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 
 import gerec
-from gerec.artifacts import atomic_file, read_json, write_json
+from gerec.artifacts import atomic_file, read_json, sha256_file, write_json
 from gerec.devices import set_threads
 from gerec.names import ARMS, OPTIONAL_ARMS, VARIANTS, replica
 from gerec.steps.evaluate import NAMES, Run, evaluate_runs, labels_for, model_row, results_document
@@ -62,7 +62,6 @@ def compared(dataset: str) -> tuple[str, ...]:
     return ("base", "continued", *ARMS, *(a for a in OPTIONAL_ARMS if a != "metadata" or dataset in CATEGORIZED))
 N_BOOT, BOOT_SEED = 1000, 0
 SEED = 42  # gerec's default training seed: seed k of a row trains with SEED + k (checked after training)
-SHARED_STAGES = ("data", "guided")  # stages every seed of a row must have run on the same inputs
 
 
 def parse_key(key: str) -> tuple[str, str, str]:
@@ -107,15 +106,15 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     users = runs["base"][0].users
     ranks = {"user_id": pa.array(users, pa.int64())}
     record: dict[str, Any] = {"dataset": dataset, "model": model, "seed_index": k, "settings": settings,
-                              "schema": schema, "data": ws.data_manifest()["final"], "arms": {}}
+                              "schema": schema, "data": ws.data_manifest()["final"], "inputs": inputs(ws), "arms": {}}
     for arm, (r,) in runs.items():
         ranks[arm] = pa.array(r.ranks.astype(np.int32))
         m = read_json(ws.model_dir(arm, model) / "metrics.json")
         record["arms"][arm] = {"budgeted": r.budgeted, "shares": r.shares,
                                "training": {"epochs": m["epochs"], "best_epoch": m["best_epoch"],
                                             "stopped": m["stopped"], "seconds": m["seconds"]}}
-    # each stage's key (a digest of its inputs: data, schema, language model, settings) and its
-    # seconds when it last ran (a resumed seed skips finished stages)
+    # each stage's key (a digest of its inputs) and its seconds when it last ran (a resumed seed
+    # skips finished stages)
     record.update({"stages": {name: {"key": r["key"], "seconds": r["seconds"], "finished": r["finished"]}
                               for name, r in read_json(ws.pipeline_path)["stages"].items()},
                    "session_seconds": round(time.perf_counter() - started, 1),
@@ -127,6 +126,12 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     with atomic_file(parquet_path) as tmp:
         pq.write_table(pa.table(ranks), tmp)
     write_json(json_path, record)  # last: a seed counts as recorded only when both files exist
+
+
+def inputs(ws: Workspace) -> dict[str, Any]:
+    """What every seed of a row must share: the events (their file's digest), the schema and the scorer."""
+    guided = ws.guided_manifest()
+    return {"events": sha256_file(ws.interactions_path), "schema": guided["schema_digest"], "scorer": guided["scorer"]}
 
 
 def _reuse_scores(ws: Workspace, folder: Path) -> None:
@@ -169,10 +174,10 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
             raise SystemExit(f"{json_path} was trained on other data ({record['data']}) than "
                              f"{path} imports now ({ws.data_manifest()['final']})")
         first = records[0] if records else record
-        for stage in SHARED_STAGES:  # seeds differ in their seed only: the same data and guided scores
-            if record["stages"][stage]["key"] != first["stages"][stage]["key"]:
-                raise SystemExit(f"{json_path}: its '{stage}' stage had other inputs than seed "
-                                 f"{first['seed_index']}'s (data, schema or language model changed between seeds)")
+        if record["inputs"] != first["inputs"]:  # seeds differ in their seed only
+            changed = [name for name in record["inputs"] if record["inputs"][name] != first["inputs"].get(name)]
+            raise SystemExit(f"{json_path}: its {', '.join(changed)} differ from seed {first['seed_index']}'s: "
+                             "the seeds of a row must share their events, schema and scorer")
         users = table.column("user_id").to_numpy()
         for arm in (v for v in VARIANTS if v in record["arms"]):
             a = record["arms"][arm]
