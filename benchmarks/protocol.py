@@ -102,7 +102,7 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     if trained != SEED + k:
         raise SystemExit(f"seed {k} of {key} trained with seed {trained}, not {SEED + k}: gerec's default seed "
                          f"changed; set SEED in {Path(__file__).name} to it")
-    runs = evaluate_runs(ws, [model], "test", list(compared(dataset)), device=device)
+    runs = evaluate_runs(ws, gerec.sequences(ws), [model], "test", list(compared(dataset)), device=device)
     users = runs["base"][0].users
     ranks = {"user_id": pa.array(users, pa.int64())}
     record: dict[str, Any] = {"dataset": dataset, "model": model, "seed_index": k, "settings": settings,
@@ -185,8 +185,9 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
                                                 a["budgeted"], a["shares"]))
             training[f"{arm}/seed{k}"] = a["training"]
         records.append(record)
-    row = model_row(model, runs, labels_for(ws, users, "test"), NAMES, N_BOOT, BOOT_SEED)
-    doc = results_document(ws, [row], "test", N_BOOT, BOOT_SEED)
+    seqs = gerec.sequences(ws)
+    row = model_row(model, runs, labels_for(ws, seqs, users, "test"), NAMES, N_BOOT, BOOT_SEED)
+    doc = results_document(ws, seqs, [row], "test", N_BOOT, BOOT_SEED)
     complete = (len(done) == seeds and not row["budgeted"]
                 and all(len(runs.get(v, [])) == seeds for v in compared(dataset)))
     return {"dataset": dataset, "model": model, "seeds": seeds, "recorded_seeds": done, "complete": complete,

@@ -209,14 +209,15 @@ def test_replicas_train_with_their_own_seed_and_table_and_evaluate_as_one_row(st
     from gerec.errors import GerecError
     from gerec.steps.evaluate import NAMES, evaluate_runs, labels_for, model_row
 
-    apart = [evaluate_runs(stored, [key]) for key in ("sasrec", "sasrec-seed1")]
+    seqs = sequences(stored)
+    apart = [evaluate_runs(stored, seqs, [key]) for key in ("sasrec", "sasrec-seed1")]
     pooled = {arm: [run for runs in apart for run in runs[arm]] for arm in apart[0]}
     users = pooled["base"][0].users
-    rebuilt = model_row("sasrec", pooled, labels_for(stored, users, "test"), NAMES, 100, 0)
+    rebuilt = model_row("sasrec", pooled, labels_for(stored, seqs, users, "test"), NAMES, 100, 0)
     assert json.dumps(rebuilt, sort_keys=True) == json.dumps(row, sort_keys=True)  # NaN-safe: an undefined gain
     pooled["refined"][1].users = users[1:]
     with pytest.raises(GerecError, match="different users"):
-        model_row("sasrec", pooled, labels_for(stored, users, "test"), NAMES, 100, 0)
+        model_row("sasrec", pooled, labels_for(stored, seqs, users, "test"), NAMES, 100, 0)
 
 
 def test_metadata_arm_puts_the_categories_in_the_attribute_slots(stored: Workspace) -> None:
@@ -249,3 +250,16 @@ def test_metadata_arm_puts_the_categories_in_the_attribute_slots(stored: Workspa
     assert torch.equal(meta.trainable, real.trainable)  # the same reduced base table beside them
     assert meta.users is not None and meta.users.shape == real.users.shape and meta.users[1:].abs().sum() > 0
     assert len(meta.info["attributes"]) == meta.frozen.shape[1]
+
+
+def test_metadata_user_profile_is_the_mean_of_the_recent_training_items() -> None:
+    from gerec.data.sequences import Sequences
+    from gerec.refine.metadata import history_profiles
+
+    # user 1: items 1..6 (train 1..4), user 2: items 2, 3, 4 (train: item 2)
+    seqs = Sequences.from_arrays(np.array([1] * 6 + [2] * 3), np.array([1, 2, 3, 4, 5, 6, 2, 3, 4]), 2, 6)
+    table = np.arange(12, dtype=np.float32).reshape(6, 2)  # row of item i: table[i - 1]
+    users, profiles = history_profiles(seqs, table, recent=3)
+    assert users.tolist() == [1, 2]
+    assert np.allclose(profiles[0], table[[1, 2, 3]].mean(axis=0))  # the last 3 of 1..4, never 5 or 6
+    assert np.allclose(profiles[1], table[1])

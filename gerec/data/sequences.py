@@ -72,6 +72,14 @@ class Sequences:
         np.cumsum(lens, out=hp[1:])
         return hp, self.items[ranges(starts, lens)]
 
+    def recent(self, users: np.ndarray, split: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indptr, items) of each user's last ``n`` events before their ``split`` target, oldest first."""
+        ends = self.indptr[users + 1] - self.cut(split)
+        lens = np.clip(ends - self.indptr[users], 0, n)
+        hp = np.zeros(len(users) + 1, dtype=np.int64)
+        np.cumsum(lens, out=hp[1:])
+        return hp, self.items[ranges(ends - lens, lens)]
+
     def padded(self, users: np.ndarray, split: str, max_len: int) -> np.ndarray:
         """(B, max_len) histories before the ``split`` target, most recent last, left-padded with 0."""
         hp, flat = self.histories(users, split)

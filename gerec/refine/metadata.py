@@ -55,10 +55,8 @@ def history_profiles(seqs: Sequences, table: np.ndarray, recent: int) -> tuple[n
     """(user ids, (n_users, width)): the mean row of ``table`` (item id − 1 → row) over each user's
     last ``recent`` training items — the items whose titles profile a user for the language model."""
     users = seqs.users
-    hp, train = seqs.histories(users, "valid")  # train split only: all but the last two events
-    out = np.zeros((len(users), table.shape[1]), dtype=np.float32)
-    for k in range(len(users)):
-        last = train[max(hp[k], hp[k + 1] - recent):hp[k + 1]]
-        if len(last):
-            out[k] = table[last - 1].mean(axis=0)
-    return users, out
+    hp, last = seqs.recent(users, "valid", recent)  # train split only: all but the last two events
+    counts = np.diff(hp)
+    sums = np.zeros((len(users), table.shape[1]), dtype=np.float64)
+    np.add.at(sums, np.repeat(np.arange(len(users)), counts), table[last - 1])
+    return users, (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)

@@ -13,6 +13,7 @@ import torch
 
 from gerec.artifacts import atomic_file, read_json, write_json
 from gerec.config import check
+from gerec.data.sequences import Sequences
 from gerec.errors import GerecError
 from gerec.evaluation.attribution import attribute_shares
 from gerec.evaluation.breakdown import breakdown, breakdown_markdown, bucket_labels
@@ -76,10 +77,11 @@ class Run:
     shares: dict[str, Any] | None  # attribute shares of top-K scores (models with attributes)
 
 
-def evaluate_runs(ws: Workspace, keys: list[str], split: str = "test", arms: list[str] | None = None,
-                  batch_size: int = 512, device: str | None = None) -> dict[str, list[Run]]:
-    """Each trained arm (default: every variant; a named arm must exist) of the replicas ``keys``."""
-    seqs = sequences(ws)
+def evaluate_runs(ws: Workspace, seqs: Sequences, keys: list[str], split: str = "test",
+                  arms: list[str] | None = None, batch_size: int = 512,
+                  device: str | None = None) -> dict[str, list[Run]]:
+    """Each trained arm (default: every variant; a named arm must exist) of the replicas ``keys``,
+    on ``seqs`` (the workspace's :func:`~gerec.steps.data.sequences`)."""
     out: dict[str, list[Run]] = {}
     for variant in arms or VARIANTS:
         found = [key for key in keys if (ws.model_dir(variant, key) / "model.safetensors").exists()]
@@ -121,11 +123,10 @@ def model_row(model: str, runs: dict[str, list[Run]], labels: dict[str, np.ndarr
     return row
 
 
-def results_document(ws: Workspace, rows: list[dict[str, Any]], split: str, n_boot: int, seed: int,
-                     batch_size: int = 512) -> dict[str, Any]:
+def results_document(ws: Workspace, seqs: Sequences, rows: list[dict[str, Any]], split: str, n_boot: int,
+                     seed: int, batch_size: int = 512) -> dict[str, Any]:
     """The results document around comparison rows: the popularity row on the same resampled
     users, the dataset's name and its held-out items."""
-    seqs = sequences(ws)
     popular = evaluate_model(Popularity.fit(seqs), seqs, split, batch_size=batch_size)
     intervals, _ = bootstrap({n: popular.per_user[n] for n in NAMES}, n_boot, seed)  # the same resampled users
     cold = cold_items(ws)
@@ -135,9 +136,9 @@ def results_document(ws: Workspace, rows: list[dict[str, Any]], split: str, n_bo
                            "test_events": int(np.isin(seqs.targets(popular.users, split), cold).sum())}}
 
 
-def labels_for(ws: Workspace, users: np.ndarray, split: str) -> dict[str, np.ndarray]:
+def labels_for(ws: Workspace, seqs: Sequences, users: np.ndarray, split: str) -> dict[str, np.ndarray]:
     """The breakdown buckets of ``users`` in this workspace's data."""
-    return bucket_labels(sequences(ws), users, split, cold_items(ws))
+    return bucket_labels(seqs, users, split, cold_items(ws))
 
 
 def evaluate(ws: Workspace, models: list[str] | None = None, split: str = "test", n_boot: int = 1000, seed: int = 0,
@@ -154,14 +155,15 @@ def evaluate(ws: Workspace, models: list[str] | None = None, split: str = "test"
     unknown = [a for a in arms or () if a not in VARIANTS]
     if unknown:
         raise GerecError(f"unknown arm '{unknown[0]}'; choose from {', '.join(VARIANTS)}")
-    check("bootstrap resamples", n_boot, 1, MAX_BOOTSTRAP_CELLS // max(len(sequences(ws).users), 1))
+    seqs = sequences(ws)
+    check("bootstrap resamples", n_boot, 1, MAX_BOOTSTRAP_CELLS // max(len(seqs.users), 1))
     rows = []
     for model, keys in replicas(ws, models).items():
-        runs = evaluate_runs(ws, keys, split, arms, batch_size, device)
+        runs = evaluate_runs(ws, seqs, keys, split, arms, batch_size, device)
         if runs:
             users = next(iter(runs.values()))[0].users
-            rows.append(model_row(model, runs, labels_for(ws, users, split), NAMES, n_boot, seed))
-    results = results_document(ws, rows, split, n_boot, seed, batch_size)
+            rows.append(model_row(model, runs, labels_for(ws, seqs, users, split), NAMES, n_boot, seed))
+    results = results_document(ws, seqs, rows, split, n_boot, seed, batch_size)
     if write and rows:
         write_results(ws, results)
     return results

@@ -52,9 +52,8 @@ def user_texts(seqs: Sequences, titles: np.ndarray, recent: int) -> tuple[np.nda
     ``titles`` is in item-id order (item 1 first)."""
     lookup = np.concatenate([[""], titles])
     users = seqs.users
-    hp, train = seqs.histories(users, "valid")  # train split only: all but the last two events
-    texts = [history_text(lookup[train[max(hp[k], hp[k + 1] - recent):hp[k + 1]]]) for k in range(len(users))]
-    return users, texts
+    hp, last = seqs.recent(users, "valid", recent)  # train split only: all but the last two events
+    return users, [history_text(lookup[last[hp[k]:hp[k + 1]]]) for k in range(len(users))]
 
 
 def _attribute_table(id_name: str, ids: np.ndarray, scores: np.ndarray, schema: Schema, hashes: list[str],
