@@ -349,3 +349,25 @@ def test_concurrent_requests_are_batched_and_answered_as_alone(served: Path) -> 
     assert batched.get("/recommend", params={"user_id": 1, "k": 5000}).status_code == 422
     bad = batched.post("/recommend", json={"history": [1, 99999]})
     assert bad.status_code == 404  # one bad request in a batch gets its own error
+
+
+def test_a_collection_during_a_scrape_does_not_deadlock_the_service() -> None:
+    """A garbage collection can start inside any allocation, also one prometheus-client makes
+    while a scrape holds a metric's lock; the pause timer must not then wait on that lock (in a
+    child process: a deadlock would otherwise hang the test run)."""
+    import subprocess
+    import sys
+
+    probe = ("import gc\n"
+             "from gerec.serving.http import Metrics\n"
+             "metrics = Metrics()\n"
+             "gc.collect()\n"
+             "with metrics.gc._lock:  # what a scrape holds while it copies the histogram's children\n"
+             "    gc.collect()\n"
+             "print(metrics.scrape().decode())\n")
+    try:
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a collection while the scrape held the histogram's lock deadlocked")
+    assert out.returncode == 0, out.stderr
+    assert 'gerec_gc_pause_seconds_count{generation="2"} 2.0' in out.stdout  # both collections recorded

@@ -25,6 +25,7 @@ import math
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -204,15 +205,29 @@ class Metrics:
                                  registry=self.registry, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
         self.gc = Histogram("gerec_gc_pause_seconds", "garbage-collection pauses", ["generation"],
                             registry=self.registry, buckets=(0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25))
-        gc.callbacks.append(self._gc_pause)
         self._gc_started = 0.0
+        self._pauses: deque[tuple[str, float]] = deque(maxlen=10_000)
+        gc.callbacks.append(self._gc_pause)
 
     def _gc_pause(self, phase: str, info: dict[str, int]) -> None:
-        """Every collection pauses every request in the process: timed, so a latency tail can be placed."""
+        """Every collection pauses every request in the process: timed, so a latency tail can be placed.
+
+        A collection can start inside any allocation, including one that prometheus-client makes
+        while it holds a metric's (non-reentrant) lock during a scrape; observing the histogram
+        here would then wait on that lock forever. So this only queues the pause (a deque append
+        takes no lock) and :meth:`scrape` records it."""
         if phase == "start":
             self._gc_started = time.perf_counter()
         elif self._gc_started:
-            self.gc.labels(str(info["generation"])).observe(time.perf_counter() - self._gc_started)
+            self._pauses.append((str(info["generation"]), time.perf_counter() - self._gc_started))
+
+    def scrape(self) -> bytes:
+        """The metrics in Prometheus' text format, with the collections since the last scrape
+        (the latest 10,000 when scrapes are rarer than that)."""
+        while self._pauses:
+            generation, seconds = self._pauses.popleft()
+            self.gc.labels(generation).observe(seconds)
+        return generate_latest(self.registry)
 
 
 def _versions(rec: Recommender) -> dict[str, str]:
@@ -299,7 +314,7 @@ def create_app(load: Callable[[], Recommender], manifest: Path, api_key: str | N
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.scrape(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/recommend", dependencies=guarded, responses={k: ERRORS[k] for k in (401, 404, 503)})
     def recommend(user_id: Annotated[int, Query(ge=0, le=2**63 - 1, description="A user id.")],
