@@ -92,17 +92,19 @@ def finetune(
     backend: BackendOption = "encoder",
     model: ModelOption = DEFAULT_ENCODER,
     dtype: DtypeOption = "",
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value: epochs, batch_size, negatives, lr, lora_r, lora_alpha, lora_dropout, format_weight, temperature, recent, stats_sample, seed.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value: epochs, batch_size, negatives, lr, lora_r, lora_alpha, lora_dropout, format_weight, temperature, recent, stats_sample, objective (direct | residual), seed.")] = None,
+    base_model: Annotated[str, typer.Option(help="objective=residual: the trained base model (gru4rec | sasrec | bert4rec) whose logits the LM's are added to.")] = "sasrec",
     quiet: QuietOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the fine-tuning and scoring manifests as JSON.")] = False,
 ) -> None:
-    """Train LoRA adapters with L_rec + λ·L_format, save them, then re-score items and users with them."""
+    """Train LoRA adapters with L_rec + λ·L_format, save them, then re-score items and users with them.
+    With --set objective=residual the LM learns what a trained base model misses."""
     from gerec.steps.guided import finetune as finetune_scorer
 
     configure_threads(ctx)
     ws = workspace(ctx)
     result = finetune_scorer(ws, schema, backend, model, settings(None, set_), dtype, device(ctx),
-                             console=Console(stderr=True, quiet=quiet), show_progress=not quiet)
+                             console=Console(stderr=True, quiet=quiet), show_progress=not quiet, base_model=base_model)
     tuned, scored = result["finetune"], result["score"]
     if json_out:
         print_json({"finetune": tuned, "score": scored})

@@ -23,7 +23,7 @@ def run(
     schema: Annotated[str, typer.Option(help="Attribute schema for the guided-embedding stage (name or YAML path).")] = "movies",
     backend: Annotated[str, typer.Option(help="Scorer: encoder (offline default) | causal (a prompted causal LM).")] = "encoder",
     lm: Annotated[str, typer.Option(help="The scorer's model: a local path or hub id.")] = DEFAULT_ENCODER,
-    finetune: Annotated[bool, typer.Option(help="LoRA fine-tune the scorer on the train split before scoring.")] = False,
+    finetune: Annotated[str, typer.Option(help="LoRA fine-tune the scorer on the train split before scoring: direct (the LM alone predicts the next item) | residual (the LM's term is added to the first base model's logits: it learns what the model misses). Default: zero-shot scores.")] = "",
     quick: Annotated[bool, typer.Option(help="A small synthetic dataset and 3 epochs per model: the whole run in under a minute.")] = False,
     force: Annotated[Optional[list[str]], typer.Option(help="Redo a stage even if its inputs are unchanged (repeatable; 'all', a stage such as 'guided', or a family such as 'base').")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value training setting for every model (e.g. epochs=20).")] = None,

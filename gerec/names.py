@@ -5,6 +5,7 @@ from __future__ import annotations
 from gerec.errors import GerecError
 
 MODELS = ("gru4rec", "sasrec", "bert4rec")
+FINETUNE_OBJECTIVES = ("direct", "residual")  # LoRA fine-tuning: the LM alone, or added to a base model's logits
 DEFAULT_MODEL = "sasrec"
 
 # The arms of a comparison (PROTOCOL.md); each is also a folder prefix (``models/<variant>-<model>``).

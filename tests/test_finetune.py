@@ -108,3 +108,67 @@ def test_cli_finetune_then_rescore(tmp_path: Path) -> None:
     assert out["score"]["items"]["newly_scored"] == out["score"]["items"]["rows"]  # new weights: nothing reused
     result = runner.invoke(app, ["--workspace", ws, "guided", "finetune", "--set", "epocs=2"])
     assert result.exit_code == 1 and "did you mean 'epochs'" in result.output
+
+
+def test_residual_objective_adds_the_base_logits() -> None:
+    """Residual L_rec is the cross-entropy of (base logits + LM logits): zero base logits give the
+    direct loss; base logits that already rank every target first leave nothing to learn."""
+    scorer, schema = EncoderScorer(), load_schema("movies")
+    stats = zero_shot_stats(scorer, schema, ITEMS, USERS)
+    targets = np.array([1, 0])
+    residual = FinetuneConfig(objective="residual")
+    with torch.no_grad():
+        _, direct, _ = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, FinetuneConfig())
+        _, zero, _ = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, residual, torch.zeros(2, 4))
+        sure = torch.zeros(2, 4)
+        sure[[0, 1], targets] = 50.0
+        _, solved, _ = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, residual, sure)
+        against = torch.zeros(2, 4)
+        against[[0, 1], [2, 3]] = 5.0  # the base prefers a wrong item for each user
+        _, harder, _ = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, residual, against)
+    assert torch.isclose(zero, direct)
+    assert solved < 1e-6 < direct < harder
+    with pytest.raises(Exception, match="objective"):
+        FinetuneConfig(objective="both")
+
+
+def test_training_histories_hold_only_the_train_items_before_the_target(ws) -> None:  # noqa: ANN001
+    from gerec.guided.finetune import training_examples
+    from gerec.steps.data import sequences, synthesize
+
+    synthesize(ws, SynthConfig(n_items=60, n_users=40, max_length=12, mean_length=8))
+    seqs = sequences(ws)
+    users, histories, targets = training_examples(seqs, np.random.default_rng(0))
+    hp, train = seqs.histories(users, "valid")
+    for k, (history, target) in enumerate(zip(histories, targets)):
+        own = train[hp[k]:hp[k + 1]]
+        assert 1 <= len(history) < len(own)
+        assert (own[:len(history)] == history).all() and own[len(history)] == target  # no target, no later item
+
+
+def test_residual_finetune_on_a_trained_base(fresh, tmp_path: Path) -> None:  # noqa: ANN001
+    from gerec.errors import GerecError
+    from gerec.steps.data import sequences
+    from gerec.steps.guided import base_logits, finetune
+    from gerec.training import load_checkpoint
+
+    # the base's logits for a history are what evaluation scores for the same (left-padded) history
+    seqs = sequences(fresh)
+    users = seqs.users[:5]
+    net = load_checkpoint(fresh.model_dir("base", "sasrec"))
+    padded = seqs.padded(users, "valid", int(net.config.max_len))
+    hp, flat = seqs.histories(users, "valid")
+    candidates = np.array([1, 7, 3, 40])
+    got = base_logits(fresh, "sasrec")([flat[hp[k]:hp[k + 1]] for k in range(len(users))], candidates)
+    with torch.no_grad():
+        want = net.score(torch.from_numpy(padded), None)[:, candidates]
+    assert torch.allclose(got, want, atol=1e-5)
+
+    settings = {"objective": "residual", "batch_size": 16, "negatives": 8, "stats_sample": 32}
+    result = finetune(fresh, "movies", settings=settings, rescore=False, show_progress=False)
+    tuned = result["finetune"]
+    assert tuned["config"]["objective"] == "residual" and tuned["base_model"]["model"] == "sasrec"
+    assert len(tuned["base_model"]["sha256"]) == 64
+    assert all(h["base_rec"] > 0 for h in tuned["history"])  # the base alone, on the same examples
+    with pytest.raises(GerecError, match="trained base gru4rec"):
+        finetune(fresh, "movies", settings=settings, rescore=False, show_progress=False, base_model="gru4rec")

@@ -174,6 +174,12 @@ def test_replica_keys_and_their_seeds() -> None:
     for arms, message in ((("refined", "guided"), "unknown arm 'guided'"), (("reduced",), "must include 'refined'")):
         with pytest.raises(GerecError, match=message):
             RunConfig(arms=arms)
+    guided = {c.finetune: next(s for s in stages(Workspace.resolve("unused"), c, None, False) if s.name == "guided")
+              for c in (RunConfig(models=("gru4rec", "sasrec")), RunConfig(models=("gru4rec", "sasrec"), finetune="residual"))}
+    assert guided[""].after == ("data",) and guided[""].params["finetune"] is False  # zero-shot keys as before
+    assert guided["residual"].after == ("data", "base:gru4rec")  # a retrained first base means new scores
+    with pytest.raises(GerecError, match="unknown finetune 'yes'"):
+        RunConfig(finetune="yes")
 
 
 def test_replicas_train_with_their_own_seed_and_table_and_evaluate_as_one_row(stored: Workspace) -> None:

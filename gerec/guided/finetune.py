@@ -2,7 +2,11 @@
 
 ``L_rec`` — next-item cross-entropy where the score of (user history, item) is the inner
 product of their normalized guided vectors, over the batch's targets plus uniformly
-sampled items; only the LoRA weights get gradients.
+sampled items; only the LoRA weights get gradients. With the ``residual`` objective the
+inner product is *added to a frozen base recommender's logits* for the same history and
+items: the language model is then rewarded only for what the recommender misses, which is
+all the refined model can use it for (the ``direct`` objective rewards re-learning what the
+ID model already knows).
 ``L_format`` — keeps the scores interpretable: for the encoder, each fine-tuned score is
 pulled toward its zero-shot, phrase-anchored value (the phrases themselves stay anchored
 to the base model); for a causal LM, the LM cross-entropy of the answer template plus the
@@ -18,6 +22,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,13 +31,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gerec.artifacts import write_json
-from gerec.config import SEED_LIMIT, check
+from gerec.config import SEED_LIMIT, check, choice
 from gerec.data.sequences import Sequences
 from gerec.errors import GerecError
 from gerec.guided.schema import Schema
 from gerec.guided.score import history_text
+from gerec.names import FINETUNE_OBJECTIVES
 
 Stats = dict[str, tuple[torch.Tensor, torch.Tensor]]  # kind → (mean, std) of zero-shot raw scores
+BaseLogits = Callable[[list[np.ndarray], np.ndarray], torch.Tensor]
+"""(histories — each a user's train items before the target, oldest first —, candidate item
+ids (C,)) → (B, C) logits of a frozen recommender: what the ``residual`` objective adds to."""
 
 
 @dataclass
@@ -50,6 +59,9 @@ class FinetuneConfig:
     temperature: float = 3.0  # L_rec logits are <ĝ_u, ĝ_i> / temperature (z-scored vectors give large products)
     recent: int = 10  # titles of the most recent train items that describe a user
     stats_sample: int = 512  # items and users scored zero-shot to fix the normalization
+    # direct: <ĝ_u, ĝ_i>/τ alone predicts the next item; residual: it is added to a frozen base
+    # model's logits, so the LM learns what the recommender misses (issue 16; needs a trained base)
+    objective: str = "direct"
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -60,6 +72,7 @@ class FinetuneConfig:
         check("format_weight", self.format_weight, 0)
         check("temperature", self.temperature, 0, low_open=True)
         check("seed", self.seed, 0, SEED_LIMIT, high_open=True)
+        choice("objective", self.objective, FINETUNE_OBJECTIVES)
 
 
 class TrainableScorer(Protocol):
@@ -77,28 +90,31 @@ class TrainableScorer(Protocol):
     def describe(self) -> dict[str, str]: ...
 
 
-def training_examples(seqs: Sequences, rng: np.random.Generator, recent: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
-    """One (user, history, next item) per user with >= 2 train events, at a random train position."""
+def training_examples(seqs: Sequences, rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """One (user, history, next item) per user with >= 2 train events, at a random train
+    position; the history is every train item before the target (the LM reads its last few)."""
     users = seqs.users
     hp, train = seqs.histories(users, "valid")
     lens = np.diff(hp)
     keep = lens >= 2
     users, starts, lens = users[keep], hp[:-1][keep], lens[keep]
     pos = rng.integers(1, lens)  # target index within the user's train sequence
-    histories = [train[s + max(0, p - recent):s + p] for s, p in zip(starts, pos)]
-    return users, histories, train[starts + pos]
+    return users, [train[s:s + p] for s, p in zip(starts, pos)], train[starts + pos]
 
 
 def finetune_loss(scorer: TrainableScorer, schema: Schema, stats: Stats, user_texts: list[str],
-                  item_texts: list[str], target_col: np.ndarray, config: FinetuneConfig
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  item_texts: list[str], target_col: np.ndarray, config: FinetuneConfig,
+                  base_logits: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(L, L_rec, L_format)`` for one batch: user ``b``'s next item is ``item_texts[target_col[b]]``,
-    every other item text is a negative; scores are z-scored with the zero-shot ``stats``."""
+    every other item text is a negative; scores are z-scored with the zero-shot ``stats``;
+    ``base_logits`` (B, C), when given, are a frozen recommender's logits the LM's are added to."""
     user_scores, user_format = scorer.train_forward(user_texts, schema, "user", stats["user"][1])
     item_scores, item_format = scorer.train_forward(item_texts, schema, "item", stats["item"][1])
     g_u = (user_scores - stats["user"][0]) / stats["user"][1]  # (B, m)
     g_i = (item_scores - stats["item"][0]) / stats["item"][1]  # (C, m)
     logits = g_u @ g_i.T / config.temperature  # (B, C)
+    if base_logits is not None:
+        logits = logits + base_logits.to(logits.device, logits.dtype)
     rec = torch.nn.functional.cross_entropy(logits, torch.as_tensor(target_col, device=logits.device))
     fmt = (user_format + item_format) / 2
     return rec + config.format_weight * fmt, rec, fmt
@@ -115,23 +131,27 @@ def zero_shot_stats(scorer: TrainableScorer, schema: Schema, item_texts: list[st
 
 def finetune(scorer: TrainableScorer, schema: Schema, seqs: Sequences, titles: np.ndarray, texts: np.ndarray,
              config: FinetuneConfig, out_dir: Path, console: Console | None = None, show_progress: bool = True,
-             provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+             provenance: dict[str, Any] | None = None, base: BaseLogits | None = None) -> dict[str, Any]:
     """Train LoRA adapters for ``scorer`` on the train split of ``seqs``; save them to ``out_dir``.
 
     ``titles`` and ``texts`` are indexed by item id (entry 0 unused); ``provenance`` joins
-    the saved manifest (e.g. the data files it was trained on).
+    the saved manifest (e.g. the data files it was trained on); ``base`` gives the frozen
+    recommender's logits that the ``residual`` objective needs.
     """
     console = console or Console(stderr=True)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     if len(seqs.users) < 2:
         raise GerecError("fine-tuning needs at least 2 users with train events")
+    if (config.objective == "residual") != (base is not None):
+        raise GerecError("the residual objective needs a base model's logits, and only it uses them")
 
     # Zero-shot statistics fix the normalization ĝ = (g − μ) / σ for the whole run.
     sample = rng.choice(np.arange(1, seqs.n_items + 1), size=min(config.stats_sample, seqs.n_items), replace=False)
-    users0, hist0, _ = training_examples(seqs, rng, config.recent)
+    users0, hist0, _ = training_examples(seqs, rng)
     user_sample = rng.choice(len(users0), size=min(config.stats_sample, len(users0)), replace=False)
-    stats = zero_shot_stats(scorer, schema, list(texts[sample]), [history_text(titles[hist0[k]]) for k in user_sample])
+    stats = zero_shot_stats(scorer, schema, list(texts[sample]),
+                            [history_text(titles[hist0[k][-config.recent:]]) for k in user_sample])
 
     params = scorer.attach_lora(config)
     opt = torch.optim.AdamW(params, lr=config.lr)
@@ -141,18 +161,24 @@ def finetune(scorer: TrainableScorer, schema: Schema, seqs: Sequences, titles: n
                TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn()]
     with Progress(*columns, console=console, disable=not show_progress, transient=True) as progress:
         for epoch in range(1, config.epochs + 1):
-            users, histories, targets = training_examples(seqs, rng, config.recent)
+            users, histories, targets = training_examples(seqs, rng)
             order = rng.permutation(len(users))
             n_steps = int(np.ceil(len(order) / config.batch_size))
             task = progress.add_task(f"finetune epoch {epoch}", total=n_steps, loss=float("nan"))
-            sums = {"loss": 0.0, "rec": 0.0, "format": 0.0}
+            sums = {"loss": 0.0, "rec": 0.0, "format": 0.0, **({"base_rec": 0.0} if base is not None else {})}
             epoch_start = time.perf_counter()
             for step in range(n_steps):
                 idx = order[step * config.batch_size:(step + 1) * config.batch_size]
                 negatives = rng.integers(1, seqs.n_items + 1, size=config.negatives)
                 candidates, target_col = np.unique(np.concatenate([targets[idx], negatives]), return_inverse=True)
-                loss, rec, fmt = finetune_loss(scorer, schema, stats, [history_text(titles[histories[k]]) for k in idx],
-                                               list(texts[candidates]), target_col[:len(idx)], config)
+                with torch.no_grad():
+                    frozen = base([histories[k] for k in idx], candidates) if base is not None else None
+                loss, rec, fmt = finetune_loss(scorer, schema, stats,
+                                               [history_text(titles[histories[k][-config.recent:]]) for k in idx],
+                                               list(texts[candidates]), target_col[:len(idx)], config, frozen)
+                if frozen is not None:  # the recommender alone on the same examples: what the LM must lower
+                    target = torch.as_tensor(target_col[:len(idx)], device=frozen.device)
+                    sums["base_rec"] += torch.nn.functional.cross_entropy(frozen.float(), target).item()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -163,7 +189,8 @@ def finetune(scorer: TrainableScorer, schema: Schema, seqs: Sequences, titles: n
             record = {"epoch": epoch, **{k: v / n_steps for k, v in sums.items()},
                       "seconds": round(time.perf_counter() - epoch_start, 2), "examples": len(users)}
             history.append(record)
-            console.print(f"finetune epoch {epoch}: loss {record['loss']:.4f} (rec {record['rec']:.4f}, "
+            versus = f" vs the base model alone {record['base_rec']:.4f}" if "base_rec" in record else ""
+            console.print(f"finetune epoch {epoch}: loss {record['loss']:.4f} (rec {record['rec']:.4f}{versus}, "
                           f"format {record['format']:.4f}), {record['seconds']:.0f} s", highlight=False)
     scorer.save_adapter(out_dir)
     manifest = {"scorer": scorer.describe(), "schema_digest": schema.digest(), "config": dataclasses.asdict(config),

@@ -21,19 +21,21 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gerec.artifacts import atomic_file, write_json
+from gerec.artifacts import atomic_file, sha256_file, write_json
 from gerec.config import check, choice, update
 from gerec.data.sequences import Sequences
 from gerec.errors import GerecError
 from gerec.guided.calibration import Calibration
 from gerec.guided.distributed import ScorerSpec, score_with_ray
+from gerec.guided.finetune import BaseLogits
 from gerec.guided.schema import Schema, load_schema
 from gerec.guided.score import Engine, TextScorer, history_text, score_texts
 from gerec.guided.scorers import make_scorer
-from gerec.names import DEFAULT_ENCODER
+from gerec.names import DEFAULT_ENCODER, MODELS
 from gerec.steps.data import sequences
 from gerec.workspace import Workspace
 
@@ -176,24 +178,55 @@ def attribute_summary(ws: Workspace) -> dict[str, dict[str, float]]:
                 "max": float(table[n].to_numpy().max())} for n in names}
 
 
+def base_logits(ws: Workspace, model: str, device: str | None = None) -> BaseLogits:
+    """The trained base ``model``'s logits for any history (train items before a target,
+    oldest first) against candidate items: what the residual fine-tuning objective adds to."""
+    from gerec.training import load_checkpoint
+
+    net = load_checkpoint(ws.model_dir("base", model), device or "cpu").eval()
+    max_len = int(net.config.max_len)
+
+    def logits(histories: list[np.ndarray], candidates: np.ndarray) -> torch.Tensor:
+        batch = np.zeros((len(histories), max_len), dtype=np.int64)  # left-padded, as evaluation reads them
+        for row, history in enumerate(histories):
+            tail = history[-max_len:]
+            batch[row, max_len - len(tail):] = tail
+        with torch.inference_mode():
+            scores = net.score(torch.from_numpy(batch).to(net.device), None)
+        return scores[:, torch.from_numpy(np.asarray(candidates, dtype=np.int64)).to(net.device)].clone()
+
+    return logits
+
+
 def finetune(ws: Workspace, schema: str | Schema = "movies", backend: str = "encoder", lm: str = DEFAULT_ENCODER,
              settings: dict[str, Any] | None = None, dtype: str = "", device: str | None = None,
-             rescore: bool = True, console: Console | None = None, show_progress: bool = True) -> dict[str, Any]:
+             rescore: bool = True, console: Console | None = None, show_progress: bool = True,
+             base_model: str = "sasrec") -> dict[str, Any]:
     """Train LoRA adapters with ``L_rec + λ·L_format`` into ``adapters/<backend>-<domain>``, then
-    (``rescore``) score items and users with them; returns both manifests."""
+    (``rescore``) score items and users with them; returns both manifests. The ``residual``
+    objective adds the LM's term to the trained base ``base_model``'s logits."""
     from gerec.guided.finetune import FinetuneConfig
     from gerec.guided.finetune import finetune as train_adapters
 
     ws.data_manifest()
     config = update(FinetuneConfig(), settings or {})
+    base, provenance = None, {"data_files": ws.data_manifest()["files"]}
+    if config.objective == "residual":
+        choice("base_model", base_model, MODELS)
+        folder = ws.model_dir("base", base_model)
+        if not (folder / "model.safetensors").exists():
+            raise GerecError(f"the residual objective needs a trained base {base_model}: "
+                             f"run `gerec base train --model {base_model}` first")
+        base = base_logits(ws, base_model, device)
+        provenance["base_model"] = {"model": base_model, "sha256": sha256_file(folder / "model.safetensors")}
     schema = schema if isinstance(schema, Schema) else load_schema(schema)
     scorer = make_scorer(backend, lm, dtype=dtype, device=device)
     out_dir = ws.adapter_dir(backend, schema.domain)
     _, titles, texts = item_texts(ws)
     pad = np.asarray([""], dtype=object)  # entry 0: the padding item
     tuned = train_adapters(scorer, schema, sequences(ws), np.concatenate([pad, titles]), np.concatenate([pad, texts]),
-                           config, out_dir, console=console, show_progress=show_progress,
-                           provenance={"data_files": ws.data_manifest()["files"]})
+                           config, out_dir, console=console, show_progress=show_progress, provenance=provenance,
+                           base=base)
     result: dict[str, Any] = {"finetune": tuned, "adapter": str(out_dir), "config": dataclasses.asdict(config)}
     if rescore:
         result["score"] = score(ws, schema, scorer=scorer, recent=config.recent, console=console,

@@ -17,9 +17,9 @@ from typing import Any
 
 from rich.console import Console
 
-from gerec.config import check
+from gerec.config import check, choice
 from gerec.errors import GerecError
-from gerec.names import ARMS, DEFAULT_ENCODER, LABELS, MODELS, OPTIONAL_ARMS, index_name, replica
+from gerec.names import ARMS, DEFAULT_ENCODER, FINETUNE_OBJECTIVES, LABELS, MODELS, OPTIONAL_ARMS, index_name, replica
 from gerec.pipeline.runner import Pipeline, Stage, fingerprint
 from gerec.workspace import Workspace
 
@@ -36,7 +36,7 @@ class RunConfig:
     schema: str = "movies"
     backend: str = "encoder"
     lm: str = DEFAULT_ENCODER
-    finetune: bool = False
+    finetune: str = ""  # "": zero-shot scores; direct | residual: LoRA fine-tune first (residual: on the first base model's misses)
     quick: bool = False
     settings: dict[str, Any] = field(default_factory=dict)  # training settings for every model
     device: str | None = None  # None: $GEREC_DEVICE, else auto
@@ -51,6 +51,8 @@ class RunConfig:
         if unknown:
             raise GerecError(f"unknown model '{unknown[0]}'; choose from {', '.join(MODELS)}")
         check("seeds", self.seeds, 1, 100)
+        if self.finetune:
+            choice("finetune", self.finetune, FINETUNE_OBJECTIVES)
         unknown = [a for a in self.arms if a not in (*ARMS, *OPTIONAL_ARMS)]
         if unknown:
             raise GerecError(f"unknown arm '{unknown[0]}'; choose from {', '.join((*ARMS, *OPTIONAL_ARMS))}")
@@ -134,17 +136,21 @@ def _guided_stage(ws: Workspace, config: RunConfig, console: Console, show_progr
         from gerec.steps.guided import finetune, score
 
         if config.finetune:
-            tuned = finetune(ws, schema, config.backend, config.lm, device=config.device, console=console,
-                             show_progress=show_progress)
-            manifest, line = tuned["score"], f"LoRA fine-tuned in {tuned['finetune']['seconds']:.0f} s; "
+            tuned = finetune(ws, schema, config.backend, config.lm, {"objective": config.finetune}, device=config.device,
+                             console=console, show_progress=show_progress, base_model=config.models[0])
+            manifest = tuned["score"]
+            line = f"LoRA fine-tuned ({config.finetune}) in {tuned['finetune']['seconds']:.0f} s; "
         else:
             manifest, line = score(ws, schema, config.backend, config.lm, device=config.device, console=console,
                                    show_progress=show_progress), ""
         return (line + f"{manifest['items']['rows']:,} items and {manifest['users']['rows']:,} users scored on "
                 f"{len(schema)} '{schema.domain}' attributes ({config.backend} {config.lm})")
 
-    params = {"schema": schema.digest(), "backend": config.backend, "lm": config.lm, "finetune": config.finetune}
-    return Stage("guided", run, params, ("data",), (ws.item_attributes_path, ws.user_attributes_path))
+    # False for zero-shot keeps the stage key of workspaces made before the objectives existed
+    params = {"schema": schema.digest(), "backend": config.backend, "lm": config.lm, "finetune": config.finetune or False}
+    # the residual objective reads the first base model, so a retrained base means new scores
+    after = ("data", f"base:{config.models[0]}") if config.finetune == "residual" else ("data",)
+    return Stage("guided", run, params, after, (ws.item_attributes_path, ws.user_attributes_path))
 
 
 def _reduce_stage(ws: Workspace, model: str) -> Stage:
