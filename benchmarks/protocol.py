@@ -17,6 +17,7 @@ Run: python benchmarks/protocol.py --threads 2                              # th
      python benchmarks/protocol.py --plan amazon-beauty/sasrec --seeds 3    # one row, 3 seeds
      python benchmarks/protocol.py --plan amazon-beauty/sasrec --only-seed 1  # one seed of it
      python benchmarks/protocol.py --plan ml-100k/sasrec@movies-extended    # the row on another schema
+     python benchmarks/protocol.py --plan ml-100k/sasrec+residual           # scores from residual LoRA fine-tuning
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from rich.console import Console
 import gerec
 from gerec.artifacts import atomic_file, read_json, sha256_file, write_json
 from gerec.devices import set_threads
-from gerec.names import ARMS, OPTIONAL_ARMS, VARIANTS, replica
+from gerec.names import ARMS, FINETUNE_OBJECTIVES, OPTIONAL_ARMS, VARIANTS, replica
 from gerec.steps.evaluate import NAMES, Run, evaluate_runs, labels_for, model_row, results_document
 from gerec.steps.run import RunConfig, run
 from gerec.workspace import Workspace
@@ -64,19 +65,23 @@ N_BOOT, BOOT_SEED = 1000, 0
 SEED = 42  # gerec's default training seed: seed k of a row trains with SEED + k (checked after training)
 
 
-def parse_key(key: str) -> tuple[str, str, str]:
-    """(dataset, model, schema) of a row key ``dataset/model`` or ``dataset/model@schema`` (another
-    attribute schema than the dataset's shipped one, e.g. ``ml-100k/sasrec@movies-extended``)."""
-    row, _, schema = key.partition("@")
+def parse_key(key: str) -> tuple[str, str, str, str]:
+    """(dataset, model, schema, finetune) of a row key ``dataset/model[@schema][+objective]``:
+    another attribute schema than the dataset's shipped one (``ml-100k/sasrec@movies-extended``),
+    scores from a LoRA fine-tuned scorer (``ml-100k/sasrec+residual``: each seed's scorer learns
+    what that seed's base model misses)."""
+    row, _, finetune = key.partition("+")
+    row, _, schema = row.partition("@")
     dataset, _, model = row.partition("/")
-    if dataset not in DATASETS or not model:
-        raise SystemExit(f"unknown row '{key}': use dataset/model[@schema] with a dataset of {', '.join(DATASETS)}")
-    return dataset, model, schema or SCHEMAS[dataset]
+    if dataset not in DATASETS or not model or (finetune and finetune not in FINETUNE_OBJECTIVES):
+        raise SystemExit(f"unknown row '{key}': use dataset/model[@schema][+{'|'.join(FINETUNE_OBJECTIVES)}] "
+                         f"with a dataset of {', '.join(DATASETS)}")
+    return dataset, model, schema or SCHEMAS[dataset], finetune
 
 
 def record_paths(key: str, k: int) -> tuple[Path, Path]:
     """The rank table and the JSON record of seed ``k`` of row ``key``."""
-    folder = RECORDS / key.replace("/", "-").replace("@", "-")
+    folder = RECORDS / key.replace("/", "-").replace("@", "-").replace("+", "-")
     return folder / f"seed{k}.parquet", folder / f"seed{k}.json"
 
 
@@ -86,14 +91,14 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     Seed k trains with the default seed + k, as replica k of `gerec run --seeds N` does; seed 0
     gives no seed at all, so it is exactly `gerec run`'s own model.
     """
-    dataset, model, schema = parse_key(key)
+    dataset, model, schema, finetune = parse_key(key)
     fmt, path, items = DATASETS[dataset]
-    # one workspace per (row, seed); a row on another schema has its own guided scores
-    ws = Workspace.resolve(workdir / dataset / (replica(model, k) if schema == SCHEMAS[dataset] else
-                                                f"{replica(model, k)}@{schema}"))
+    # one workspace per (row, seed); a row on another schema or scorer has its own guided scores
+    ws = Workspace.resolve(workdir / dataset / (replica(model, k) + ("" if schema == SCHEMAS[dataset] else f"@{schema}")
+                                                + (f"+{finetune}" if finetune else "")))
     settings = {**SETTINGS[dataset], **({"seed": SEED + k} if k else {})}
     config = RunConfig(data=Path(path), fmt=fmt, items=Path(items) if items else None, models=(model,),
-                       schema=schema, settings=settings, device=device,
+                       schema=schema, finetune=finetune, settings=settings, device=device,
                        arms=compared(dataset)[2:])
     started = time.perf_counter()
     _reuse_scores(ws, workdir / dataset)
@@ -106,7 +111,8 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     users = runs["base"][0].users
     ranks = {"user_id": pa.array(users, pa.int64())}
     record: dict[str, Any] = {"dataset": dataset, "model": model, "seed_index": k, "settings": settings,
-                              "schema": schema, "data": ws.data_manifest()["final"], "inputs": inputs(ws), "arms": {}}
+                              "schema": schema, "data": ws.data_manifest()["final"], "inputs": inputs(ws), "arms": {},
+                              **({"adapter": adapter(ws)} if finetune else {})}
     for arm, (r,) in runs.items():
         ranks[arm] = pa.array(r.ranks.astype(np.int32))
         m = read_json(ws.model_dir(arm, model) / "metrics.json")
@@ -129,9 +135,23 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
 
 
 def inputs(ws: Workspace) -> dict[str, Any]:
-    """What every seed of a row must share: the events (their file's digest), the schema and the scorer."""
+    """What every seed of a row must share: the events (their file's digest), the schema and the
+    scorer — for a fine-tuned scorer its recipe (model and fine-tuning settings), since residual
+    fine-tuning gives each seed's base model its own adapter."""
     guided = ws.guided_manifest()
-    return {"events": sha256_file(ws.interactions_path), "schema": guided["schema_digest"], "scorer": guided["scorer"]}
+    scorer = {k: v for k, v in guided["scorer"].items() if not k.startswith("adapter")}
+    out = {"events": sha256_file(ws.interactions_path), "schema": guided["schema_digest"], "scorer": scorer}
+    if "adapter" in guided["scorer"]:
+        out["finetune"] = read_json(Path(guided["scorer"]["adapter"]) / "finetune_manifest.json")["config"]
+    return out
+
+
+def adapter(ws: Workspace) -> dict[str, Any]:
+    """A fine-tuned seed's own adapter: its digest, the base model it learned from, its loss."""
+    scorer = ws.guided_manifest()["scorer"]
+    tuned = read_json(Path(scorer["adapter"]) / "finetune_manifest.json")
+    return {"sha256": scorer.get("adapter_sha256"), "base_model": tuned.get("base_model"),
+            "history": tuned["history"], "seconds": tuned["seconds"]}
 
 
 def _reuse_scores(ws: Workspace, folder: Path) -> None:
@@ -157,7 +177,7 @@ def recorded(key: str, k: int) -> bool:
 def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
     """The comparison of ``key``'s recorded seeds, rebuilt from the records alone (the data is
     imported again for the buckets; it must be the data the seeds were trained on)."""
-    dataset, model, schema = parse_key(key)
+    dataset, model, schema, finetune = parse_key(key)
     fmt, path, items = DATASETS[dataset]
     ws = Workspace.resolve(workdir / dataset / "data")
     if not ws.interactions_path.exists():
@@ -192,7 +212,7 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
                 and all(len(runs.get(v, [])) == seeds for v in compared(dataset)))
     return {"dataset": dataset, "model": model, "seeds": seeds, "recorded_seeds": done, "complete": complete,
             "popularity": doc["popularity"], "row": row, "training": training,
-            "settings": SETTINGS[dataset], "schema": schema,
+            "settings": SETTINGS[dataset], "schema": schema, "finetune": finetune or None,
             "stages": {f"seed{r['seed_index']}": r["stages"] for r in records},
             "seed_seconds": {f"seed{r['seed_index']}": r["session_seconds"] for r in records},
             "command": f"python benchmarks/protocol.py --plan {key} --seeds {seeds}",
@@ -214,7 +234,8 @@ def summary(runs: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan", default=",".join(PLAN),
-                        help="rows in order: dataset/model, or dataset/model@schema for another attribute schema")
+                        help="rows in order: dataset/model[@schema][+direct|+residual] (another attribute schema; "
+                             "scores from a LoRA fine-tuned scorer)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per row (0 .. N-1)")
     parser.add_argument("--only-seed", type=int, default=None, help="train and record this one seed of each row")
     parser.add_argument("--threads", type=int, default=2)
