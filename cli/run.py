@@ -24,6 +24,7 @@ def run(
     backend: Annotated[str, typer.Option(help="Scorer: encoder (offline default) | causal (a prompted causal LM).")] = "encoder",
     lm: Annotated[str, typer.Option(help="The scorer's model: a local path or hub id.")] = DEFAULT_ENCODER,
     finetune: Annotated[str, typer.Option(help="LoRA fine-tune the scorer on the train split before scoring: direct (the LM alone predicts the next item) | residual (the LM's term is added to the first base model's logits: it learns what the model misses). Default: zero-shot scores.")] = "",
+    finetune_set: Annotated[Optional[list[str]], typer.Option("--finetune-set", help="key=value fine-tuning setting (see `gerec guided finetune --help`), e.g. format_weight=3.")] = None,
     quick: Annotated[bool, typer.Option(help="A small synthetic dataset and 3 epochs per model: the whole run in under a minute.")] = False,
     force: Annotated[Optional[list[str]], typer.Option(help="Redo a stage even if its inputs are unchanged (repeatable; 'all', a stage such as 'guided', or a family such as 'base').")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="key=value training setting for every model (e.g. epochs=20).")] = None,
@@ -42,7 +43,7 @@ def run(
     configure_threads(ctx)
     names = tuple(m.strip() for m in models.split(",") if m.strip())
     config = RunConfig(data, fmt, items, names, schema, backend, lm, finetune, quick, settings(None, set_, seed),
-                       device(ctx), cold_items=cold_items, seeds=seeds,
+                       device(ctx), cold_items=cold_items, seeds=seeds, finetune_settings=settings(None, finetune_set),
                        arms=tuple(a.strip() for a in arms.split(",") if a.strip()))
     outcome = run_all(workspace(ctx), config, tuple(force or ()), Console(stderr=True, quiet=json_out),
                       show_progress=not json_out)

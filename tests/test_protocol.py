@@ -180,6 +180,13 @@ def test_replica_keys_and_their_seeds() -> None:
     assert guided["residual"].after == ("data", "base:gru4rec")  # a retrained first base means new scores
     with pytest.raises(GerecError, match="unknown finetune 'yes'"):
         RunConfig(finetune="yes")
+    with pytest.raises(GerecError, match="did you mean 'format_weight'"):
+        RunConfig(finetune="residual", finetune_settings={"format_weigth": 3})
+    with pytest.raises(GerecError, match="without --finetune"):
+        RunConfig(finetune_settings={"format_weight": 3})
+    tuned = RunConfig(finetune="residual", finetune_settings={"format_weight": 3})
+    assert next(s for s in stages(Workspace.resolve("unused"), tuned, None, False)
+                if s.name == "guided").params["finetune_settings"] == {"format_weight": 3}
 
 
 def test_replicas_train_with_their_own_seed_and_table_and_evaluate_as_one_row(stored: Workspace) -> None:

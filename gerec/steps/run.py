@@ -37,6 +37,7 @@ class RunConfig:
     backend: str = "encoder"
     lm: str = DEFAULT_ENCODER
     finetune: str = ""  # "": zero-shot scores; direct | residual: LoRA fine-tune first (residual: on the first base model's misses)
+    finetune_settings: dict[str, Any] = field(default_factory=dict)  # FinetuneConfig keys, e.g. format_weight
     quick: bool = False
     settings: dict[str, Any] = field(default_factory=dict)  # training settings for every model
     device: str | None = None  # None: $GEREC_DEVICE, else auto
@@ -53,6 +54,13 @@ class RunConfig:
         check("seeds", self.seeds, 1, 100)
         if self.finetune:
             choice("finetune", self.finetune, FINETUNE_OBJECTIVES)
+        if self.finetune_settings and not self.finetune:
+            raise GerecError("fine-tuning settings were given without --finetune direct|residual")
+        if self.finetune_settings:  # a misspelt key fails now, not after the base models trained
+            from gerec.config import update
+            from gerec.guided.finetune import FinetuneConfig
+
+            update(FinetuneConfig(), self.finetune_settings)
         unknown = [a for a in self.arms if a not in (*ARMS, *OPTIONAL_ARMS)]
         if unknown:
             raise GerecError(f"unknown arm '{unknown[0]}'; choose from {', '.join((*ARMS, *OPTIONAL_ARMS))}")
@@ -136,7 +144,8 @@ def _guided_stage(ws: Workspace, config: RunConfig, console: Console, show_progr
         from gerec.steps.guided import finetune, score
 
         if config.finetune:
-            tuned = finetune(ws, schema, config.backend, config.lm, {"objective": config.finetune}, device=config.device,
+            settings = {**config.finetune_settings, "objective": config.finetune}
+            tuned = finetune(ws, schema, config.backend, config.lm, settings, device=config.device,
                              console=console, show_progress=show_progress, base_model=config.models[0])
             manifest = tuned["score"]
             line = f"LoRA fine-tuned ({config.finetune}) in {tuned['finetune']['seconds']:.0f} s; "
@@ -147,7 +156,8 @@ def _guided_stage(ws: Workspace, config: RunConfig, console: Console, show_progr
                 f"{len(schema)} '{schema.domain}' attributes ({config.backend} {config.lm})")
 
     # False for zero-shot keeps the stage key of workspaces made before the objectives existed
-    params = {"schema": schema.digest(), "backend": config.backend, "lm": config.lm, "finetune": config.finetune or False}
+    params = {"schema": schema.digest(), "backend": config.backend, "lm": config.lm, "finetune": config.finetune or False,
+              **({"finetune_settings": config.finetune_settings} if config.finetune_settings else {})}
     # the residual objective reads the first base model, so a retrained base means new scores
     after = ("data", f"base:{config.models[0]}") if config.finetune == "residual" else ("data",)
     return Stage("guided", run, params, after, (ws.item_attributes_path, ws.user_attributes_path))
