@@ -31,9 +31,9 @@ def _scorers(tiny: Path) -> list[tuple[object, object]]:
 
 def _loss(scorer, schema, stats) -> torch.Tensor:  # noqa: ANN001
     """The library's own fine-tuning loss: user 0's next item is ITEMS[1], user 1's is ITEMS[0]."""
-    loss, rec, fmt = finetune_loss(scorer, schema, stats, USERS, ITEMS, np.array([1, 0]), FinetuneConfig())
-    assert torch.isclose(loss, rec + FinetuneConfig().format_weight * fmt)
-    return loss
+    losses = finetune_loss(scorer, schema, stats, USERS, ITEMS, np.array([1, 0]), FinetuneConfig())
+    assert torch.isclose(losses.total, losses.rec + FinetuneConfig().format_weight * losses.format)
+    return losses.total
 
 
 @pytest.mark.parametrize("backend", ["encoder", "causal"])
@@ -110,24 +110,28 @@ def test_cli_finetune_then_rescore(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "did you mean 'epochs'" in result.output
 
 
-def test_residual_objective_adds_the_base_logits() -> None:
-    """Residual L_rec is the cross-entropy of (base logits + LM logits): zero base logits give the
-    direct loss; base logits that already rank every target first leave nothing to learn."""
+def test_residual_objective_weighs_the_lm_by_what_it_earns() -> None:
+    """Residual L_rec is the cross-entropy of base logits + w·<ĝ_u, ĝ_i>, with w >= 0 the batch's
+    best weight: never above the base model's own loss; w = 0 when the LM's term only hurts."""
+    from gerec.guided.finetune import best_weight
+
     scorer, schema = EncoderScorer(), load_schema("movies")
     stats = zero_shot_stats(scorer, schema, ITEMS, USERS)
     targets = np.array([1, 0])
     residual = FinetuneConfig(objective="residual")
-    with torch.no_grad():
-        _, direct, _ = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, FinetuneConfig())
-        _, zero, _ = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, residual, torch.zeros(2, 4))
-        sure = torch.zeros(2, 4)
-        sure[[0, 1], targets] = 50.0
-        _, solved, _ = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, residual, sure)
-        against = torch.zeros(2, 4)
-        against[[0, 1], [2, 3]] = 5.0  # the base prefers a wrong item for each user
-        _, harder, _ = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, residual, against)
-    assert torch.isclose(zero, direct)
-    assert solved < 1e-6 < direct < harder
+    ce = torch.nn.functional.cross_entropy
+    for base in (torch.zeros(2, 4), torch.randn(2, 4, generator=torch.Generator().manual_seed(0)) * 3):
+        with torch.no_grad():
+            losses = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, residual, base)
+        assert losses.rec <= ce(base, torch.as_tensor(targets)) + 1e-6 and losses.weight >= 0
+    # the weight is the minimum of a grid search over w
+    gen = torch.Generator().manual_seed(1)
+    base, products, target = torch.randn(64, 30, generator=gen) * 2, torch.randn(64, 30, generator=gen), torch.arange(64) % 30
+    products[torch.arange(64), target] += 1.0  # the LM leans toward the targets: it earns a weight
+    grid = torch.linspace(0, 3, 3001)
+    best = grid[torch.stack([ce(base + w * products, target) for w in grid]).argmin()]
+    assert abs(float(best_weight(base, products, target)) - float(best)) < 2e-3 and best > 0.1
+    assert float(best_weight(base, -products, target)) == 0.0  # it leans away: no weight
     with pytest.raises(Exception, match="objective"):
         FinetuneConfig(objective="both")
 
@@ -169,6 +173,7 @@ def test_residual_finetune_on_a_trained_base(fresh, tmp_path: Path) -> None:  # 
     tuned = result["finetune"]
     assert tuned["config"]["objective"] == "residual" and tuned["base_model"]["model"] == "sasrec"
     assert len(tuned["base_model"]["sha256"]) == 64
-    assert all(h["base_rec"] > 0 for h in tuned["history"])  # the base alone, on the same examples
+    # the base alone, on the same examples, is never below the residual loss
+    assert all(h["rec"] <= h["base_rec"] + 1e-6 and h["weight"] >= 0 for h in tuned["history"])
     with pytest.raises(GerecError, match="trained base gru4rec"):
         finetune(fresh, "movies", settings=settings, rescore=False, show_progress=False, base_model="gru4rec")

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -56,11 +56,13 @@ class FinetuneConfig:
     lora_alpha: int = 16
     lora_dropout: float = 0.0
     format_weight: float = 10.0  # λ in L_rec + λ·L_format (1.0 let ML-100K's family AUC fall to 0.51)
-    temperature: float = 3.0  # L_rec logits are <ĝ_u, ĝ_i> / temperature (z-scored vectors give large products)
+    temperature: float = 3.0  # direct L_rec logits are <ĝ_u, ĝ_i> / temperature (z-scored vectors give large products)
     recent: int = 10  # titles of the most recent train items that describe a user
     stats_sample: int = 512  # items and users scored zero-shot to fix the normalization
-    # direct: <ĝ_u, ĝ_i>/τ alone predicts the next item; residual: it is added to a frozen base
-    # model's logits, so the LM learns what the recommender misses (issue 16; needs a trained base)
+    # direct: <ĝ_u, ĝ_i>/τ alone predicts the next item; residual: w·<ĝ_u, ĝ_i> is added to a frozen
+    # base model's logits, w >= 0 the batch's best weight, so the LM learns what the recommender
+    # misses (issue 16; needs a trained base). A fixed w = 1/τ raised SASRec's loss on ML-100K
+    # (3.74 vs 3.35 alone): the LM's term must earn its weight.
     objective: str = "direct"
     seed: int = 42
 
@@ -102,22 +104,50 @@ def training_examples(seqs: Sequences, rng: np.random.Generator) -> tuple[np.nda
     return users, [train[s:s + p] for s, p in zip(starts, pos)], train[starts + pos]
 
 
+class Losses(NamedTuple):
+    total: torch.Tensor
+    rec: torch.Tensor
+    format: torch.Tensor
+    weight: float | None  # residual objective: the weight the LM's term earned on the batch
+
+
 def finetune_loss(scorer: TrainableScorer, schema: Schema, stats: Stats, user_texts: list[str],
                   item_texts: list[str], target_col: np.ndarray, config: FinetuneConfig,
-                  base_logits: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(L, L_rec, L_format)`` for one batch: user ``b``'s next item is ``item_texts[target_col[b]]``,
+                  base_logits: torch.Tensor | None = None) -> Losses:
+    """``L``, ``L_rec``, ``L_format`` (and the residual objective's weight) for one batch: user ``b``'s next item is ``item_texts[target_col[b]]``,
     every other item text is a negative; scores are z-scored with the zero-shot ``stats``;
     ``base_logits`` (B, C), when given, are a frozen recommender's logits the LM's are added to."""
     user_scores, user_format = scorer.train_forward(user_texts, schema, "user", stats["user"][1])
     item_scores, item_format = scorer.train_forward(item_texts, schema, "item", stats["item"][1])
     g_u = (user_scores - stats["user"][0]) / stats["user"][1]  # (B, m)
     g_i = (item_scores - stats["item"][0]) / stats["item"][1]  # (C, m)
-    logits = g_u @ g_i.T / config.temperature  # (B, C)
-    if base_logits is not None:
-        logits = logits + base_logits.to(logits.device, logits.dtype)
-    rec = torch.nn.functional.cross_entropy(logits, torch.as_tensor(target_col, device=logits.device))
+    target = torch.as_tensor(target_col, device=g_u.device)
+    if base_logits is None:
+        logits = g_u @ g_i.T / config.temperature  # (B, C)
+    else:
+        base_logits = base_logits.to(g_u.device, g_u.dtype)
+        products = g_u @ g_i.T
+        weight = best_weight(base_logits, products.detach(), target)
+        logits = base_logits + weight * products
+    rec = torch.nn.functional.cross_entropy(logits, target)
     fmt = (user_format + item_format) / 2
-    return rec + config.format_weight * fmt, rec, fmt
+    return Losses(rec + config.format_weight * fmt, rec, fmt, float(weight) if base_logits is not None else None)
+
+
+def best_weight(base: torch.Tensor, products: torch.Tensor, target: torch.Tensor, steps: int = 20) -> torch.Tensor:
+    """The weight w >= 0 that minimizes the cross-entropy of ``base + w·products`` (Newton's method
+    on a convex function of one variable): the LM's term gets the weight it earns on this batch —
+    0 when it only adds noise to what the base model already ranks, so the residual loss is never
+    above the base model's own."""
+    w = torch.zeros((), dtype=base.dtype, device=base.device)
+    own = products.gather(1, target[:, None])[:, 0]
+    for _ in range(steps):
+        p = torch.softmax(base + w * products, dim=1)
+        mean = (p * products).sum(1)
+        grad = (mean - own).mean()
+        curve = ((p * products.square()).sum(1) - mean.square()).mean().clamp(min=1e-12)
+        w = (w - grad / curve).clamp(min=0.0)
+    return w
 
 
 def zero_shot_stats(scorer: TrainableScorer, schema: Schema, item_texts: list[str], user_texts: list[str]) -> Stats:
@@ -165,7 +195,7 @@ def finetune(scorer: TrainableScorer, schema: Schema, seqs: Sequences, titles: n
             order = rng.permutation(len(users))
             n_steps = int(np.ceil(len(order) / config.batch_size))
             task = progress.add_task(f"finetune epoch {epoch}", total=n_steps, loss=float("nan"))
-            sums = {"loss": 0.0, "rec": 0.0, "format": 0.0, **({"base_rec": 0.0} if base is not None else {})}
+            sums = {"loss": 0.0, "rec": 0.0, "format": 0.0, **({"base_rec": 0.0, "weight": 0.0} if base else {})}
             epoch_start = time.perf_counter()
             for step in range(n_steps):
                 idx = order[step * config.batch_size:(step + 1) * config.batch_size]
@@ -173,23 +203,25 @@ def finetune(scorer: TrainableScorer, schema: Schema, seqs: Sequences, titles: n
                 candidates, target_col = np.unique(np.concatenate([targets[idx], negatives]), return_inverse=True)
                 with torch.no_grad():
                     frozen = base([histories[k] for k in idx], candidates) if base is not None else None
-                loss, rec, fmt = finetune_loss(scorer, schema, stats,
-                                               [history_text(titles[histories[k][-config.recent:]]) for k in idx],
-                                               list(texts[candidates]), target_col[:len(idx)], config, frozen)
+                losses = finetune_loss(scorer, schema, stats,
+                                       [history_text(titles[histories[k][-config.recent:]]) for k in idx],
+                                       list(texts[candidates]), target_col[:len(idx)], config, frozen)
                 if frozen is not None:  # the recommender alone on the same examples: what the LM must lower
                     target = torch.as_tensor(target_col[:len(idx)], device=frozen.device)
                     sums["base_rec"] += torch.nn.functional.cross_entropy(frozen.float(), target).item()
+                    sums["weight"] += losses.weight or 0.0
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                losses.total.backward()
                 opt.step()
-                for key, value in (("loss", loss), ("rec", rec), ("format", fmt)):
+                for key, value in (("loss", losses.total), ("rec", losses.rec), ("format", losses.format)):
                     sums[key] += value.item()
                 progress.update(task, advance=1, loss=sums["loss"] / (step + 1))
             progress.remove_task(task)
             record = {"epoch": epoch, **{k: v / n_steps for k, v in sums.items()},
                       "seconds": round(time.perf_counter() - epoch_start, 2), "examples": len(users)}
             history.append(record)
-            versus = f" vs the base model alone {record['base_rec']:.4f}" if "base_rec" in record else ""
+            versus = (f" vs the base model alone {record['base_rec']:.4f}, the LM's weight {record['weight']:.3f}"
+                      if "base_rec" in record else "")
             console.print(f"finetune epoch {epoch}: loss {record['loss']:.4f} (rec {record['rec']:.4f}{versus}, "
                           f"format {record['format']:.4f}), {record['seconds']:.0f} s", highlight=False)
     scorer.save_adapter(out_dir)
