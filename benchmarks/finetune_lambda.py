@@ -10,7 +10,8 @@ catalogue's genre flags, not the test split) and the fine-tuning loss beside the
 model's own loss on the same examples. λ is chosen on the AUCs alone: the smallest λ whose
 every genre AUC is at least 0.85.
 
-Run: python benchmarks/finetune_lambda.py --objective residual --weights 10,3,1 --threads 1
+Run: python benchmarks/finetune_lambda.py --objective residual --weights 10,3,1,0.3 --threads 1
+     python benchmarks/finetune_lambda.py --objective residual --weights 0.3 --epochs 5 --lr 3e-3
 Writes benchmarks/results/finetune_lambda.json and prints a table.
 """
 
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--objective", default="residual", help="direct | residual")
     parser.add_argument("--weights", default="10,3,1", help="λ values, comma-separated")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workspace", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "gerec-lambda")
     args = parser.parse_args()
@@ -51,21 +53,23 @@ def main() -> None:
     out = read_json(RESULTS) if RESULTS.exists() else {"runs": {}}
     out["runs"].setdefault("zero-shot", {"auc": ml100k_auc(ws)})
     for weight in (float(w) for w in args.weights.split(",")):
-        settings = {"objective": args.objective, "format_weight": weight, "epochs": args.epochs}
+        settings = {"objective": args.objective, "format_weight": weight, "epochs": args.epochs, "lr": args.lr}
         started = time.perf_counter()
         tuned = gerec.finetune(ws, "movies", settings=settings, show_progress=False)["finetune"]
-        out["runs"][f"{args.objective} λ={weight:g}"] = {
+        label = f"{args.objective} λ={weight:g}" + (f", {args.epochs} epochs" if args.epochs > 1 else "") + (
+            f", lr {args.lr:g}" if args.lr != 1e-3 else "")
+        out["runs"][label] = {
             "settings": settings, "auc": ml100k_auc(ws), "history": tuned["history"],
             "base_model": tuned.get("base_model"), "seconds": round(time.perf_counter() - started, 1)}
         out.update({"threads": args.threads, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                     "date": time.strftime("%Y-%m-%d"), "floor": FLOOR})
         write_json(RESULTS, out)  # after every λ: a stopped sweep keeps what it measured
     names = list(out["runs"]["zero-shot"]["auc"])
-    print(f"{'run':<22}" + "".join(f"{n.split(' ~ ')[0][:14]:>15}" for n in names) + f"{'rec':>9}{'base rec':>10}")
+    print(f"{'run':<34}" + "".join(f"{n.split(' ~ ')[0][:14]:>15}" for n in names) + f"{'rec':>9}{'base rec':>10}")
     for label, r in out["runs"].items():
         last = r.get("history", [{}])[-1]
         losses = f"{last['rec']:>9.4f}{last.get('base_rec', float('nan')):>10.4f}" if last else ""
-        print(f"{label:<22}" + "".join(f"{r['auc'][n]:>15.3f}" for n in names) + losses)
+        print(f"{label:<34}" + "".join(f"{r['auc'][n]:>15.3f}" for n in names) + losses)
     ok = [r["settings"]["format_weight"] for r in out["runs"].values()
           if "settings" in r and r["settings"]["objective"] == args.objective and min(r["auc"].values()) >= FLOOR]
     print(f"smallest λ with every genre AUC ≥ {FLOOR}: {min(ok):g}" if ok else f"no λ kept every genre AUC ≥ {FLOOR}")
