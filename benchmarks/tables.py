@@ -44,6 +44,9 @@ SOURCES = {
     "cold_items.json": ("where held-out items rank, per arm", "python benchmarks/cold_items.py --workspace …"),
     "schema_evidence.json": ("a richer schema's attributes against ML-100K's labels (genres, year, ratings, ages)",
                              "python benchmarks/schema_evidence.py --schema movies-extended --threads 1"),
+    "finetune_lambda.json": ("residual LoRA fine-tuning: genre ROC-AUC and the base model's loss per format weight λ",
+                             "python benchmarks/finetune_lambda.py --objective residual --weights … [--epochs 5 --lr 3e-3] "
+                             "--threads 1"),
 }
 
 
@@ -128,6 +131,21 @@ def schema_evidence() -> None:
     for name, e in r["attributes"].items():
         print(f"| {name} | {e['label'] or 'none in the data'} | {e['measure'] or '—'} | "
               f"{'—' if e['value'] is None else format(e['value'], '.3f')} |")
+
+
+def finetune_lambda() -> None:
+    r = _load("finetune_lambda.json")
+    if r is None:
+        return
+    names = list(r["runs"]["zero-shot"]["auc"])
+    print(f"\nML-100K genre ROC-AUC and train cross-entropy per format weight λ ({r['date']}; AUC floor {r['floor']})\n")
+    print("| scorer | " + " | ".join(n.split(" ~ ")[0] for n in names) + " | with the LM | base alone | LM weight |")
+    print("|---|" + "---:|" * (len(names) + 3))
+    for label, run in r["runs"].items():
+        last = run.get("history", [{}])[-1]
+        losses = (f"{last['rec']:.4f} | {last['base_rec']:.4f} | {last['weight']:.3f}" if "base_rec" in last
+                  else "— | — | —")
+        print(f"| {label} | " + " | ".join(f"{run['auc'][n]:.3f}" for n in names) + f" | {losses} |")
 
 
 def refined_quality() -> None:
@@ -309,6 +327,7 @@ if __name__ == "__main__":
     base_models()
     guided_quality()
     schema_evidence()
+    finetune_lambda()
     refined_quality()
     feature_store()
     serving()
