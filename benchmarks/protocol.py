@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import torch
 from rich.console import Console
 
 import gerec
@@ -215,13 +216,41 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
     doc = results_document(ws, seqs, [row], "test", N_BOOT, BOOT_SEED)
     complete = (len(done) == seeds and not row["budgeted"]
                 and all(len(runs.get(v, [])) == seeds for v in compared(dataset)))
-    return {"dataset": dataset, "model": model, "seeds": seeds, "recorded_seeds": done, "complete": complete,
+    return {**({"versus_zero_shot": versus_zero_shot(key, done)} if finetune else {}),"dataset": dataset, "model": model, "seeds": seeds, "recorded_seeds": done, "complete": complete,
             "popularity": doc["popularity"], "row": row, "training": training,
             "settings": SETTINGS[dataset], "schema": schema, "finetune": finetune or None,
             "stages": {f"seed{r['seed_index']}": r["stages"] for r in records},
             "seed_seconds": {f"seed{r['seed_index']}": r["session_seconds"] for r in records},
             "command": f"python benchmarks/protocol.py --plan {key} --seeds {seeds}",
             "machine": sorted({r["machine"] for r in records}), "date": max(r["date"] for r in records)}
+
+
+def versus_zero_shot(key: str, done: list[int]) -> dict[str, Any] | None:
+    """A fine-tuned row's score-dependent arms against the same arms of its zero-shot row, on the
+    seeds both recorded: per user, metrics averaged over those seeds, then the paired bootstrap.
+    The two rows' base models are the same runs (deterministic with a seed), which is checked."""
+    from gerec.evaluation.compare import relative_change
+    from gerec.evaluation.metrics import metrics_from_ranks
+
+    plain = key.partition("+")[0]
+    seeds = [k for k in done if recorded(plain, k)]
+    if not seeds or "+" not in key:
+        return None
+    tables = [(pq.read_table(record_paths(key, k)[0]), pq.read_table(record_paths(plain, k)[0])) for k in seeds]
+    same_base = all(a["user_id"].equals(b["user_id"]) and a["base"].equals(b["base"]) for a, b in tables)
+    rng = np.random.default_rng(BOOT_SEED)
+    idx = rng.integers(0, len(tables[0][0]), size=(N_BOOT, len(tables[0][0])))
+    out: dict[str, Any] = {"versus": plain, "seeds": seeds, "same_base": same_base, "arms": {}}
+    for arm in ("refined", "shuffled", "nouser"):
+        if not all(arm in a.column_names and arm in b.column_names for a, b in tables):
+            continue
+        per_user = [{name: np.mean([metrics_from_ranks(torch.from_numpy(t[i][arm].to_numpy().astype(np.int64)))[name]
+                                    .numpy() for t in tables], axis=0) for name in ("NDCG@10", "MRR@10")}
+                    for i in (0, 1)]
+        out["arms"][arm] = {name: {"tuned": float(per_user[0][name].mean()), "zero_shot": float(per_user[1][name].mean()),
+                                   "change": relative_change(per_user[0][name], per_user[1][name], idx).to_dict()}
+                            for name in ("NDCG@10", "MRR@10")}
+    return out
 
 
 def summary(runs: dict[str, Any]) -> None:
