@@ -136,6 +136,27 @@ def test_residual_objective_weighs_the_lm_by_what_it_earns() -> None:
         FinetuneConfig(objective="both")
 
 
+@pytest.mark.parametrize("backend", ["encoder", "causal"])
+def test_residual_gradients_reach_lora_only_and_a_step_lowers_the_loss(backend: str, tiny: Path) -> None:
+    scorer, schema = dict(zip(["encoder", "causal"], _scorers(tiny)))[backend]
+    stats = zero_shot_stats(scorer, schema, ITEMS, USERS)
+    params = scorer.attach_lora(FinetuneConfig(lora_r=4))
+    model = scorer.encoder if backend == "encoder" else scorer.lm
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    base = torch.tensor([[0.5, 0.0, 0.2, -0.1], [0.0, 0.3, 0.1, 0.4]])  # a frozen recommender's logits
+    config, targets = FinetuneConfig(objective="residual"), np.array([1, 0])
+    before = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, config, base)
+    assert before.weight > 0  # the LM's term earns a weight here, so it gets a gradient
+    before.total.backward()
+    assert all(p.grad is None for n, p in model.named_parameters() if n not in trainable)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params)
+    step = 1e-4 / float(torch.cat([p.grad.flatten() for p in params]).norm())
+    torch.optim.SGD(params, lr=step).step()
+    with torch.no_grad():
+        after = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, config, base)
+    assert after.total < before.total
+
+
 def test_training_histories_hold_only_the_train_items_before_the_target(ws) -> None:  # noqa: ANN001
     from gerec.guided.finetune import training_examples
     from gerec.steps.data import sequences, synthesize
