@@ -213,6 +213,9 @@ def test_report_renders_in_headless_chromium(quick: tuple[Path, str], tmp_path: 
     (["--quick", "--data", "."], "quick mode uses a small synthetic dataset"),
     (["--data", "no/such/folder"], "no such file or folder"),
     (["--schema", "no-such-schema"], "no-such-schema"),
+    (["--finetune", "yes"], "unknown finetune 'yes'"),
+    (["--finetune", "residual", "--finetune-set", "format_weigth=3"], "did you mean 'format_weight'"),
+    (["--finetune-set", "format_weight=3"], "without --finetune"),
 ])
 def test_run_rejects_bad_options_before_any_work(tmp_path: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, ["--workspace", str(tmp_path / "ws"), "run", *args])
