@@ -29,29 +29,37 @@ def _scorers(tiny: Path) -> list[tuple[object, object]]:
     return [(EncoderScorer(), load_schema("movies")), (CausalScorer(str(tiny), device="cpu"), SCHEMA)]
 
 
-def _loss(scorer, schema, stats) -> torch.Tensor:  # noqa: ANN001
-    """The library's own fine-tuning loss: user 0's next item is ITEMS[1], user 1's is ITEMS[0]."""
-    losses = finetune_loss(scorer, schema, stats, USERS, ITEMS, np.array([1, 0]), FinetuneConfig())
-    assert torch.isclose(losses.total, losses.rec + FinetuneConfig().format_weight * losses.format)
+BASE = torch.tensor([[0.5, 0.0, 0.2, -0.1], [0.0, 0.3, 0.1, 0.4]])  # a frozen recommender's logits
+
+
+def _loss(scorer, schema, stats, objective: str = "direct") -> torch.Tensor:  # noqa: ANN001
+    """The library's own fine-tuning loss: user 0's next item is ITEMS[1], user 1's is ITEMS[0]
+    (residual: on top of BASE, where the LM's term must earn a weight to get a gradient)."""
+    config = FinetuneConfig(objective=objective)
+    losses = finetune_loss(scorer, schema, stats, USERS, ITEMS, np.array([1, 0]), config,
+                           BASE if objective == "residual" else None)
+    assert torch.isclose(losses.total, losses.rec + config.format_weight * losses.format)
+    assert objective == "direct" or losses.weight > 0
     return losses.total
 
 
+@pytest.mark.parametrize("objective", ["direct", "residual"])
 @pytest.mark.parametrize("backend", ["encoder", "causal"])
-def test_gradients_reach_lora_only_and_a_step_lowers_the_loss(backend: str, tiny: Path) -> None:
+def test_gradients_reach_lora_only_and_a_step_lowers_the_loss(backend: str, objective: str, tiny: Path) -> None:
     scorer, schema = dict(zip(["encoder", "causal"], _scorers(tiny)))[backend]
     stats = zero_shot_stats(scorer, schema, ITEMS, USERS)
     params = scorer.attach_lora(FinetuneConfig(lora_r=4))
     model = scorer.encoder if backend == "encoder" else scorer.lm
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in n for n in trainable)
-    before = _loss(scorer, schema, stats)
+    before = _loss(scorer, schema, stats, objective)
     before.backward()
     assert all(p.grad is None for n, p in model.named_parameters() if n not in trainable)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params)
     step = 1e-4 / float(torch.cat([p.grad.flatten() for p in params]).norm())  # a short step: first order holds
     torch.optim.SGD(params, lr=step).step()
     with torch.no_grad():
-        after = _loss(scorer, schema, stats)
+        after = _loss(scorer, schema, stats, objective)
     assert after < before
 
 
@@ -134,27 +142,6 @@ def test_residual_objective_weighs_the_lm_by_what_it_earns() -> None:
     assert float(best_weight(base, -products, target)) == 0.0  # it leans away: no weight
     with pytest.raises(Exception, match="objective"):
         FinetuneConfig(objective="both")
-
-
-@pytest.mark.parametrize("backend", ["encoder", "causal"])
-def test_residual_gradients_reach_lora_only_and_a_step_lowers_the_loss(backend: str, tiny: Path) -> None:
-    scorer, schema = dict(zip(["encoder", "causal"], _scorers(tiny)))[backend]
-    stats = zero_shot_stats(scorer, schema, ITEMS, USERS)
-    params = scorer.attach_lora(FinetuneConfig(lora_r=4))
-    model = scorer.encoder if backend == "encoder" else scorer.lm
-    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    base = torch.tensor([[0.5, 0.0, 0.2, -0.1], [0.0, 0.3, 0.1, 0.4]])  # a frozen recommender's logits
-    config, targets = FinetuneConfig(objective="residual"), np.array([1, 0])
-    before = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, config, base)
-    assert before.weight > 0  # the LM's term earns a weight here, so it gets a gradient
-    before.total.backward()
-    assert all(p.grad is None for n, p in model.named_parameters() if n not in trainable)
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params)
-    step = 1e-4 / float(torch.cat([p.grad.flatten() for p in params]).norm())
-    torch.optim.SGD(params, lr=step).step()
-    with torch.no_grad():
-        after = finetune_loss(scorer, schema, stats, USERS, ITEMS, targets, config, base)
-    assert after.total < before.total
 
 
 def test_training_histories_hold_only_the_train_items_before_the_target(ws) -> None:  # noqa: ANN001
