@@ -40,6 +40,8 @@ from rich.console import Console
 import gerec
 from gerec.artifacts import atomic_file, read_json, sha256_file, write_json
 from gerec.devices import set_threads
+from gerec.evaluation.compare import relative_change
+from gerec.evaluation.metrics import metrics_from_ranks
 from gerec.names import ARMS, FINETUNE_OBJECTIVES, OPTIONAL_ARMS, VARIANTS, replica
 from gerec.steps.evaluate import NAMES, Run, evaluate_runs, labels_for, model_row, results_document
 from gerec.steps.run import RunConfig, run
@@ -216,25 +218,23 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
     doc = results_document(ws, seqs, [row], "test", N_BOOT, BOOT_SEED)
     complete = (len(done) == seeds and not row["budgeted"]
                 and all(len(runs.get(v, [])) == seeds for v in compared(dataset)))
-    return {**({"versus_zero_shot": versus_zero_shot(key, done)} if finetune else {}),"dataset": dataset, "model": model, "seeds": seeds, "recorded_seeds": done, "complete": complete,
+    return {"dataset": dataset, "model": model, "seeds": seeds, "recorded_seeds": done, "complete": complete,
             "popularity": doc["popularity"], "row": row, "training": training,
             "settings": SETTINGS[dataset], "schema": schema, "finetune": finetune or None,
             "stages": {f"seed{r['seed_index']}": r["stages"] for r in records},
             "seed_seconds": {f"seed{r['seed_index']}": r["session_seconds"] for r in records},
             "command": f"python benchmarks/protocol.py --plan {key} --seeds {seeds}",
-            "machine": sorted({r["machine"] for r in records}), "date": max(r["date"] for r in records)}
+            "machine": sorted({r["machine"] for r in records}), "date": max(r["date"] for r in records),
+            **({"versus_zero_shot": versus_zero_shot(key, done)} if finetune else {})}
 
 
 def versus_zero_shot(key: str, done: list[int]) -> dict[str, Any] | None:
     """A fine-tuned row's score-dependent arms against the same arms of its zero-shot row, on the
     seeds both recorded: per user, metrics averaged over those seeds, then the paired bootstrap.
     The two rows' base models are the same runs (deterministic with a seed), which is checked."""
-    from gerec.evaluation.compare import relative_change
-    from gerec.evaluation.metrics import metrics_from_ranks
-
     plain = key.partition("+")[0]
     seeds = [k for k in done if recorded(plain, k)]
-    if not seeds or "+" not in key:
+    if not seeds:
         return None
     tables = [(pq.read_table(record_paths(key, k)[0]), pq.read_table(record_paths(plain, k)[0])) for k in seeds]
     same_base = all(a["user_id"].equals(b["user_id"]) and a["base"].equals(b["base"]) for a, b in tables)

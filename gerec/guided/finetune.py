@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -114,24 +114,26 @@ class Losses(NamedTuple):
 def finetune_loss(scorer: TrainableScorer, schema: Schema, stats: Stats, user_texts: list[str],
                   item_texts: list[str], target_col: np.ndarray, config: FinetuneConfig,
                   base_logits: torch.Tensor | None = None) -> Losses:
-    """``L``, ``L_rec``, ``L_format`` (and the residual objective's weight) for one batch: user ``b``'s next item is ``item_texts[target_col[b]]``,
-    every other item text is a negative; scores are z-scored with the zero-shot ``stats``;
-    ``base_logits`` (B, C), when given, are a frozen recommender's logits the LM's are added to."""
+    """``L``, ``L_rec``, ``L_format`` (and the residual objective's weight) for one batch: user
+    ``b``'s next item is ``item_texts[target_col[b]]``, every other item text is a negative;
+    scores are z-scored with the zero-shot ``stats``; ``base_logits`` (B, C), when given, are a
+    frozen recommender's logits the LM's are added to."""
     user_scores, user_format = scorer.train_forward(user_texts, schema, "user", stats["user"][1])
     item_scores, item_format = scorer.train_forward(item_texts, schema, "item", stats["item"][1])
     g_u = (user_scores - stats["user"][0]) / stats["user"][1]  # (B, m)
     g_i = (item_scores - stats["item"][0]) / stats["item"][1]  # (C, m)
     target = torch.as_tensor(target_col, device=g_u.device)
+    products = g_u @ g_i.T  # (B, C)
+    weight = None
     if base_logits is None:
-        logits = g_u @ g_i.T / config.temperature  # (B, C)
+        logits = products / config.temperature
     else:
         base_logits = base_logits.to(g_u.device, g_u.dtype)
-        products = g_u @ g_i.T
-        weight = best_weight(base_logits, products.detach(), target)
-        logits = base_logits + weight * products
+        w = best_weight(base_logits, products.detach(), target)
+        logits, weight = base_logits + w * products, float(w)
     rec = torch.nn.functional.cross_entropy(logits, target)
     fmt = (user_format + item_format) / 2
-    return Losses(rec + config.format_weight * fmt, rec, fmt, float(weight) if base_logits is not None else None)
+    return Losses(rec + config.format_weight * fmt, rec, fmt, weight)
 
 
 def best_weight(base: torch.Tensor, products: torch.Tensor, target: torch.Tensor, steps: int = 20) -> torch.Tensor:

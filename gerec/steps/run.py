@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
-from gerec.config import check, choice
+from gerec.config import check, choice, update
 from gerec.errors import GerecError
 from gerec.names import ARMS, DEFAULT_ENCODER, FINETUNE_OBJECTIVES, LABELS, MODELS, OPTIONAL_ARMS, index_name, replica
 from gerec.pipeline.runner import Pipeline, Stage, fingerprint
@@ -57,7 +57,6 @@ class RunConfig:
         if self.finetune_settings and not self.finetune:
             raise GerecError("fine-tuning settings were given without --finetune direct|residual")
         if self.finetune_settings:  # a misspelt key fails now, not after the base models trained
-            from gerec.config import update
             from gerec.guided.finetune import FinetuneConfig
 
             update(FinetuneConfig(), self.finetune_settings)
