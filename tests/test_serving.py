@@ -371,3 +371,21 @@ def test_a_collection_during_a_scrape_does_not_deadlock_the_service() -> None:
         pytest.fail("a collection while the scrape held the histogram's lock deadlocked")
     assert out.returncode == 0, out.stderr
     assert 'gerec_gc_pause_seconds_count{generation="2"} 2.0' in out.stdout  # both collections recorded
+
+
+def test_metrics_of_a_dropped_app_are_freed() -> None:
+    """Each app's collector timing must end with the app: a hook per app in ``gc.callbacks``
+    kept every app's metrics alive and ran one more hook per collection for each app built."""
+    import gc
+    import weakref
+
+    from gerec.serving.http import Metrics
+
+    hooks = len(gc.callbacks)
+    metrics = [Metrics() for _ in range(3)]
+    gc.collect()
+    assert all(m.scrape() for m in metrics) and len(gc.callbacks) == hooks
+    refs = [weakref.ref(m) for m in metrics]
+    del metrics
+    gc.collect()
+    assert all(r() is None for r in refs)

@@ -25,6 +25,7 @@ import math
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -207,7 +208,7 @@ class Metrics:
                             registry=self.registry, buckets=(0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25))
         self._gc_started = 0.0
         self._pauses: deque[tuple[str, float]] = deque(maxlen=10_000)
-        gc.callbacks.append(self._gc_pause)
+        _TIMED.add(self)
 
     def _gc_pause(self, phase: str, info: dict[str, int]) -> None:
         """Every collection pauses every request in the process: timed, so a latency tail can be placed.
@@ -228,6 +229,20 @@ class Metrics:
             generation, seconds = self._pauses.popleft()
             self.gc.labels(generation).observe(seconds)
         return generate_latest(self.registry)
+
+
+# Every live Metrics, reached from one process-wide collector hook through weak references: a
+# hook per instance kept each app's metrics (and the hook) alive for the life of the process —
+# a process that builds many apps (tests, reloading workers) ran ever more hooks per collection.
+_TIMED: weakref.WeakSet[Metrics] = weakref.WeakSet()
+
+
+def _gc_hook(phase: str, info: dict[str, int]) -> None:
+    for metrics in list(_TIMED):
+        metrics._gc_pause(phase, info)
+
+
+gc.callbacks.append(_gc_hook)
 
 
 def _versions(rec: Recommender) -> dict[str, str]:
