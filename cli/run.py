@@ -42,8 +42,9 @@ def run(
 
     configure_threads(ctx)
     names = tuple(m.strip() for m in models.split(",") if m.strip())
-    config = RunConfig(data, fmt, items, names, schema, backend, lm, finetune, quick, settings(None, set_, seed),
-                       device(ctx), cold_items=cold_items, seeds=seeds, finetune_settings=settings(None, finetune_set),
+    config = RunConfig(data=data, fmt=fmt, items=items, models=names, schema=schema, backend=backend, lm=lm,
+                       finetune=finetune, quick=quick, settings=settings(None, set_, seed), device=device(ctx),
+                       cold_items=cold_items, seeds=seeds, finetune_settings=settings(None, finetune_set),
                        arms=tuple(a.strip() for a in arms.split(",") if a.strip()))
     outcome = run_all(workspace(ctx), config, tuple(force or ()), Console(stderr=True, quiet=json_out),
                       show_progress=not json_out)

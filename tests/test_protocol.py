@@ -161,6 +161,8 @@ def test_replica_keys_and_their_seeds() -> None:
     assert replica_settings("sasrec-seed2", {})[1]["seed"] == 44  # the default seed 42, + 2
     assert replica_settings("sasrec-seed2", {"seed": 7, "lr": 0.1}) == ("sasrec", {"seed": 9, "lr": 0.1})
     assert "seed" not in replica_settings("sasrec-seed2", {}, inherit_seed=True)[1]  # the checkpoint's own
+    with pytest.raises(TypeError):  # keywords only: a new field can never shift a caller's arguments
+        RunConfig(None, "movielens")  # type: ignore[misc]
     config = RunConfig(models=("sasrec", "gru4rec"), seeds=2)
     assert config.keys() == ["sasrec", "gru4rec", "sasrec-seed1", "gru4rec-seed1"]
     names = [s.name for s in stages(Workspace.resolve("unused"), config, None, False)]

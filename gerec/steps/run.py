@@ -25,7 +25,7 @@ from gerec.workspace import Workspace
 
 
 
-@dataclass
+@dataclass(kw_only=True)  # keywords only: fields can be added anywhere without shifting a caller's arguments
 class RunConfig:
     """What `gerec run` was asked for (defaults: the synthetic dataset, SASRec, the offline encoder)."""
 
@@ -37,13 +37,13 @@ class RunConfig:
     backend: str = "encoder"
     lm: str = DEFAULT_ENCODER
     finetune: str = ""  # "": zero-shot scores; direct | residual: LoRA fine-tune first (residual: on the first base model's misses)
+    finetune_settings: dict[str, Any] = field(default_factory=dict)  # FinetuneConfig keys, e.g. format_weight
     quick: bool = False
     settings: dict[str, Any] = field(default_factory=dict)  # training settings for every model
     device: str | None = None  # None: $GEREC_DEVICE, else auto
     cold_items: float = 0.0  # share of items held out of training as cold items (PROTOCOL.md)
     seeds: int = 1  # replicas of every model and arm (PROTOCOL.md asks for 3); replica k trains with seed + k
     arms: tuple[str, ...] = ARMS  # the arms trained from the store beside base and base-continued (refined always)
-    finetune_settings: dict[str, Any] = field(default_factory=dict)  # FinetuneConfig keys, e.g. format_weight
 
     def __post_init__(self) -> None:
         if not self.models:
