@@ -255,6 +255,26 @@ def time_to_quality() -> None:
               f"{t['Recall@10']:.4f} | {t['NDCG@10']:.4f} | {run['popularity']['test']['NDCG@10']:.4f} | "
               f"{run['best_epoch']} / {run['epochs']} | {run['seconds_per_epoch']:.1f} | {run['seconds_to_best'] or 0:.0f} | "
               f"{run['peak_rss_mb']} | {run['stopped']} |")
+    seeded: dict[tuple[str, str, str], list[dict]] = {}
+    for run in r["runs"].values():
+        seeded.setdefault((run["dataset"], run["model"], run["label"]), []).append(run)
+    print("\nSettings run with more than one seed: test metrics as mean ± standard deviation over the seeds.\n")
+    print("| dataset | model | settings | seeds | MRR@10 | NDCG@10 | best epochs | stopped by early stopping |")
+    print("|---|---|---|---:|---:|---:|---|---:|")
+    for (dataset, model, label), runs in seeded.items():
+        if len(runs) > 1:
+            runs = sorted(runs, key=lambda run: run["seed"])
+            cells = [_spread([run["test"][m] for run in runs]) for m in ("MRR@10", "NDCG@10")]
+            early = sum(run["stopped"] == "early stopping" for run in runs)
+            print(f"| {dataset} | {model} | {label} | {len(runs)} | {cells[0]} | {cells[1]} | "
+                  f"{' / '.join(str(run['best_epoch']) for run in runs)} | {early} of {len(runs)} |")
+
+
+def _spread(values: list[float]) -> str:
+    """``mean ± sd`` (sample standard deviation) of a few seeds' figures."""
+    import statistics
+
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
 def protocol() -> None:
