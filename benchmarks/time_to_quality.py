@@ -8,6 +8,7 @@ benchmarks/results/time_to_quality.json as they finish and finished ones are ski
 can span days; ``--plot`` draws the curves to benchmarks/results/time_to_quality.png.
 
 Run: python benchmarks/time_to_quality.py --datasets amazon-beauty --models sasrec --seeds 3 --threads 2
+     python benchmarks/time_to_quality.py --datasets ml-100k --models gru4rec --seeds 3 --only-seed 1 --threads 1
      python benchmarks/time_to_quality.py --datasets amazon-games --models sasrec --label ce --set loss=ce
      python benchmarks/time_to_quality.py --summary --plot
 """
@@ -97,6 +98,8 @@ def main() -> None:
     parser.add_argument("--datasets", default="ml-100k,amazon-beauty,amazon-games")
     parser.add_argument("--models", default="sasrec,gru4rec,bert4rec")
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per configuration")
+    parser.add_argument("--only-seed", type=int, help="run only this seed of 0..N-1 (another process or machine "
+                                                      "runs the others)")
     parser.add_argument("--label", default="default", help="names the settings in the results (e.g. 'ce', 'sampled')")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", action="append", default=[], help="setting override key=value for every run")
@@ -105,6 +108,8 @@ def main() -> None:
     parser.add_argument("--plot", action="store_true", help="draw the curves of finished runs")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration in this process
     args = parser.parse_args()
+    if args.only_seed is not None and not 0 <= args.only_seed < args.seeds:
+        parser.error(f"--only-seed {args.only_seed} is not one of the seeds 0..{args.seeds - 1}")
     from gerec.config import parse_overrides
 
     settings = parse_overrides(args.set)
@@ -117,6 +122,8 @@ def main() -> None:
         for dataset in args.datasets.split(","):
             for model in args.models.split(","):
                 for seed in range(args.seeds):
+                    if args.only_seed is not None and seed != args.only_seed:
+                        continue
                     key = f"{dataset}/{model}/{args.label}/seed{seed}"
                     if key in results["runs"]:
                         continue  # finished: a sweep resumes where it stopped
