@@ -206,12 +206,16 @@ def test_config_errors_name_the_nearest_key() -> None:
 
 
 def test_per_model_training_defaults_yield_to_explicit_settings() -> None:
-    """BERT4Rec trains with small batches and long patience by default (measured: it fails at SASRec's)."""
+    """BERT4Rec trains with small batches and long patience by default (measured: it fails at SASRec's),
+    GRU4Rec with a longer patience (measured: patience 5 stops it on a flat stretch of a rising curve)."""
     _, bert = configs_from({}, "bert4rec")
     _, sas = configs_from({}, "sasrec")
+    _, gru = configs_from({}, "gru4rec")
     assert (bert.batch_size, bert.patience) == (16, 30) and (sas.batch_size, sas.patience) == (128, 5)
-    _, given = configs_from({"batch-size": "64", "patience": "7"}, "bert4rec")
-    assert (given.batch_size, given.patience) == (64, 7)
+    assert (gru.batch_size, gru.patience) == (128, 20)
+    for model in ("bert4rec", "gru4rec"):
+        _, given = configs_from({"batch-size": "64", "patience": "7"}, model)
+        assert (given.batch_size, given.patience) == (64, 7)
 
 
 def test_time_budget_stops_training(tmp_path: Path) -> None:
