@@ -82,7 +82,8 @@ class TrainConfig:
 # GRU4Rec: its validation curve climbs in steps with flat stretches of 5+ epochs, so patience 5
 # stops it early. ML-100K, patience 5 (3 seeds): test NDCG@10 0.0734 ± 0.0021, stopped at epochs
 # 37–45, and the same models trained on gained +20% (protocol's base-continued, 0.0880); patience
-# 20 (seed 0): validation 0.0773 at epoch 37 → 0.1041 at epoch 83, test 0.0812 (103 epochs).
+# 20: seed 0 validation 0.0773 at epoch 37 → 0.1041 at epoch 83, test 0.0812; seeds 0-1 test
+# 0.0802 ± 0.0015 (best epochs 83 and 63).
 MODEL_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {"bert4rec": {"batch_size": 16, "patience": 30},
                                                    "gru4rec": {"patience": 20}}
 
