@@ -6,6 +6,7 @@ Run: python benchmarks/tables.py
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 from gerec.evaluation.compare import change_text, table_rows
@@ -272,8 +273,6 @@ def time_to_quality() -> None:
 
 def _spread(values: list[float]) -> str:
     """``mean ± sd`` (sample standard deviation) of a few seeds' figures."""
-    import statistics
-
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
