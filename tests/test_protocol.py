@@ -104,6 +104,21 @@ def test_a_gain_over_a_control_that_never_scores_is_undefined_and_quiet() -> Non
     assert np.isnan(iv.mean) and np.isnan(iv.low) and np.isnan(iv.high)
 
 
+def test_a_gain_over_one_hitting_user_has_no_interval_and_says_so() -> None:
+    """One user hits in both arms: the resamples without that user leave the ratio undefined,
+    and percentiles of the rest would print a collapsed [+50.0%, +50.0%] as if certain."""
+    from gerec.evaluation.compare import change_text, relative_change
+
+    old = np.zeros(40)
+    old[3] = 0.4
+    new = old * 1.5
+    idx = np.random.default_rng(0).integers(0, 40, size=(500, 40))
+    iv = relative_change(new, old, idx)
+    assert abs(iv.mean - 0.5) < 1e-9 and np.isnan(iv.low) and np.isnan(iv.high)
+    assert change_text(iv.to_dict()) == "+50.0% (too few hits for an interval)"
+    assert change_text({"mean": None, "low": None, "high": None}) == "—"
+
+
 def test_bucket_labels_by_hand() -> None:
     from gerec.data.sequences import Sequences
 

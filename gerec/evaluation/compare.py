@@ -50,7 +50,10 @@ def relative_change(new: np.ndarray, old: np.ndarray, idx: np.ndarray) -> Interv
 
     boots = ratio(new[idx].mean(axis=1), old[idx].mean(axis=1))
     point = float(ratio(np.array(new.mean()), np.array(old.mean())))
-    if np.isnan(boots).all():  # the control never scores in any resample (e.g. a bucket of cold items)
+    # Where the control scores 0 in more than 2.5% of resamples (a bucket with a hit or two,
+    # cold items) the ratio is unbounded there, so no 95% interval exists; percentiles of the
+    # remaining resamples would print a collapsed, falsely certain one such as [+52.8%, +52.8%].
+    if np.isnan(boots).mean() > 0.025:
         return Interval(point, math.nan, math.nan)
     return Interval(point, float(np.nanpercentile(boots, 2.5)), float(np.nanpercentile(boots, 97.5)))
 
@@ -93,9 +96,11 @@ def defined(iv: dict[str, float | None] | None) -> bool:
 
 
 def change_text(iv: dict[str, float | None]) -> str:
-    """``+12.6% [-2.7%, +30.0%]``: a relative change and its 95% interval; "—" where it is undefined."""
+    """``+12.6% [-2.7%, +30.0%]``: a relative change and its 95% interval; "—" where it is
+    undefined; the change alone, marked, where the control has too few hits for an interval."""
     if not defined(iv):
-        return "—"
+        mean = iv.get("mean") if iv else None
+        return f"{mean:+.1%} (too few hits for an interval)" if mean is not None and math.isfinite(mean) else "—"
     return f"{iv['mean']:+.1%} [{iv['low']:+.1%}, {iv['high']:+.1%}]"
 
 
