@@ -85,8 +85,9 @@ def plot(runs: dict[str, Any]) -> None:
         for key, r in runs.items():
             if r["dataset"] == dataset and r["seed"] == min(x["seed"] for x in runs.values() if x["dataset"] == dataset):
                 xs, ys = zip(*r["curve"])
-                ax.plot(xs, ys, label=key.split("/", 1)[1].rsplit("/seed", 1)[0])
-        ax.set(title=dataset, xlabel="training seconds (2 cores)", ylabel="valid NDCG@10")
+                threads = r.get("threads", "?")  # seconds are only comparable at the same thread count
+                ax.plot(xs, ys, label=f"{key.split('/', 1)[1].rsplit('/seed', 1)[0]} ({threads} thr)")
+        ax.set(title=dataset, xlabel="training seconds", ylabel="valid NDCG@10")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(CURVES, dpi=110)
