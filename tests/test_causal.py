@@ -76,6 +76,16 @@ def test_generate_parser() -> None:
         parse_answer("humor: 7\nromance: 2\npace: 10", SCHEMA)
 
 
+@pytest.mark.parametrize("generate", [False, True])
+def test_a_spec_names_the_scorer_it_builds_without_loading_it(tiny: Path, generate: bool) -> None:
+    """The Ray driver keys the score cache from the spec alone: it must equal the loaded scorer's key."""
+    from gerec.guided.distributed import ScorerSpec
+
+    spec = ScorerSpec("causal", str(tiny), generate=generate)
+    loaded = CausalScorer(str(tiny), device="cpu", generate=generate)
+    assert spec.describe() == loaded.describe() and spec.calibrated is loaded.calibrated is False
+
+
 def test_generate_keeps_raw_text_of_bad_answers(tiny: Path) -> None:
     scorer = CausalScorer(str(tiny), device="cpu", generate=True)
     scores = scorer.raw_scores(TEXTS[:1], SCHEMA)  # an untrained model answers nonsense

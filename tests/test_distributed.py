@@ -55,17 +55,24 @@ def test_sharded_job_array_equals_one_local_run(fresh: Workspace, tmp_path: Path
             score(ws, "movies", shard=bad, show_progress=False)
 
 
-def test_ray_actors_give_the_local_scores(fresh: Workspace, tmp_path: Path) -> None:
+def test_ray_actors_give_the_local_scores(fresh: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("ray", reason="the ray engine needs Ray (pip install 'ray[data]')")
     import ray
 
+    from gerec.guided.encoder import EncoderScorer
+
+    def loads_in_the_driver(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the driver loaded the model: only the actors need it")
+
     local = _scores(fresh)
     ws = _copy_unscored(fresh, tmp_path / "ray")
+    monkeypatch.setattr(EncoderScorer, "__init__", loads_in_the_driver)  # this process only; actors are others
     try:
         manifest = score(ws, "movies", engine="ray", actors=2, show_progress=False)
     finally:
         ray.shutdown()
     assert manifest["items"]["newly_scored"] == len(local["item"]) and manifest["engine"]["actors"] == 2
+    assert manifest["scorer"] == fresh.guided_manifest()["scorer"]  # the same cache key as a local run
     got = _scores(ws)
     for key in ("item", "user"):
         assert np.allclose(got[key], local[key], atol=1e-5)

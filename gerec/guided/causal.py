@@ -230,9 +230,14 @@ class CausalScorer:
         self.lm.save_pretrained(str(path))
         self.adapter = str(path)
 
-    def describe(self) -> dict[str, str]:
-        out = {"backend": self.backend, "model": self.model, "mode": "generate" if self.generate else "teacher-forced"}
-        if self.adapter:
-            out["adapter"] = self.adapter
-            out["adapter_sha256"] = digest_files(self.adapter, "adapter_model.*")
+    @staticmethod
+    def description(model: str, generate: bool = False, adapter: str | None = None) -> dict[str, str]:
+        """The scorer's identity (cache key, manifest) from its arguments alone, without loading the LM."""
+        out = {"backend": CausalScorer.backend, "model": model, "mode": "generate" if generate else "teacher-forced"}
+        if adapter:
+            out["adapter"] = str(adapter)
+            out["adapter_sha256"] = digest_files(str(adapter), "adapter_model.*")
         return out
+
+    def describe(self) -> dict[str, str]:
+        return self.description(self.model, self.generate, self.adapter)

@@ -38,6 +38,19 @@ class ScorerSpec:
 
         return make_scorer(**asdict(self))
 
+    # the driver keys the score cache and calibrates with these, without loading the model
+    # (a causal LM can be larger than the driver's memory; only the actors need it)
+    def describe(self) -> dict[str, str]:
+        from gerec.guided.scorers import scorer_class
+
+        return scorer_class(self.backend, self.model).description(self.model, self.generate, self.adapter)
+
+    @property
+    def calibrated(self) -> bool:
+        from gerec.guided.scorers import scorer_class
+
+        return bool(scorer_class(self.backend, self.model).calibrated)
+
 
 class _ScoreActor:
     """One Ray actor: loads the scorer once, then scores every batch it is sent."""

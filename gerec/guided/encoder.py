@@ -183,9 +183,14 @@ class EncoderScorer:
         self.encoder.save_pretrained(str(path))
         self.adapter = str(path)
 
-    def describe(self) -> dict[str, str]:
-        out = {"backend": self.backend, "model": self.model_id}
-        if self.adapter:
-            out["adapter"] = self.adapter
-            out["adapter_sha256"] = digest_files(self.adapter, "adapter_model.*")  # new weights, new cache key
+    @staticmethod
+    def description(model: str, generate: bool = False, adapter: str | None = None) -> dict[str, str]:
+        """The scorer's identity (cache key, manifest) from its arguments alone, without loading it."""
+        out = {"backend": EncoderScorer.backend, "model": model}
+        if adapter:
+            out["adapter"] = str(adapter)
+            out["adapter_sha256"] = digest_files(str(adapter), "adapter_model.*")  # new weights, new cache key
         return out
+
+    def describe(self) -> dict[str, str]:
+        return self.description(self.model_id, adapter=self.adapter)

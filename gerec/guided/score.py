@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -31,14 +31,20 @@ from gerec.guided.schema import Schema
 CHECKPOINT_EVERY = 20  # batches between cache writes (what an interruption can lose)
 
 
-class TextScorer(Protocol):
-    backend: str
+class ScorerIdentity(Protocol):
+    """What keys the score cache and decides calibration: a loaded scorer, or the spec Ray actors build one from."""
+
     calibrated: bool  # True: raw scores need calibration onto 1–9
+
+    def describe(self) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class TextScorer(ScorerIdentity, Protocol):
+    backend: str
     batch_size: int
 
     def raw_scores(self, texts: list[str], schema: Schema, kind: str = "item") -> torch.Tensor: ...
-
-    def describe(self) -> dict[str, str]: ...
 
 
 HISTORY_SEPARATOR = "; "
@@ -110,7 +116,7 @@ class Engine:
     shard: tuple[int, int] | None = None
 
 
-def score_texts(scorer: TextScorer, schema: Schema, texts: list[str], kind: str, cache_dir: Path,
+def score_texts(scorer: ScorerIdentity, schema: Schema, texts: list[str], kind: str, cache_dir: Path,
                 progress: Progress | None = None, engine: Engine = Engine()) -> tuple[np.ndarray, list[str], int]:
     """Raw scores (n, m) for ``texts``, reusing and extending the on-disk cache.
 
@@ -134,12 +140,15 @@ def score_texts(scorer: TextScorer, schema: Schema, texts: list[str], kind: str,
     todo = sorted({h: i for i, h in enumerate(hashes) if h not in cache}.values())
     if engine.shard:
         todo = [k for k in todo if int(hashes[k][:8], 16) % engine.shard[1] == engine.shard[0]]
-    if engine.remote is not None and todo:
-        engine.remote([texts[k] for k in todo], [hashes[k] for k in todo], kind, _parts_dir(cache_path))
-        _merge_parts(cache_path, cache, m)
-    else:
+    if engine.remote is not None:
+        if todo:
+            engine.remote([texts[k] for k in todo], [hashes[k] for k in todo], kind, _parts_dir(cache_path))
+            _merge_parts(cache_path, cache, m)
+    elif isinstance(scorer, TextScorer):
         _score_here(scorer, schema, texts, hashes, todo, kind, mine, part, progress)
         cache.update(mine)
+    else:
+        raise TypeError(f"scoring in this process needs a loaded scorer, not {type(scorer).__name__}")
     missing = np.full(m, np.nan)  # texts the scorer could not score (generate mode), or other shards' texts
     return np.stack([cache.get(h, missing) for h in hashes]) if hashes else np.zeros((0, m)), hashes, len(todo)
 

@@ -33,7 +33,7 @@ from gerec.guided.calibration import Calibration
 from gerec.guided.distributed import ScorerSpec, score_with_ray
 from gerec.guided.finetune import BaseLogits
 from gerec.guided.schema import Schema, load_schema
-from gerec.guided.score import Engine, TextScorer, history_text, score_texts
+from gerec.guided.score import Engine, ScorerIdentity, TextScorer, history_text, score_texts
 from gerec.guided.scorers import make_scorer
 from gerec.names import DEFAULT_ENCODER, MODELS
 from gerec.steps.data import sequences
@@ -70,7 +70,7 @@ def _attribute_table(id_name: str, ids: np.ndarray, scores: np.ndarray, schema: 
     return pa.table(columns)
 
 
-def _check_failures(out: Path, scorer: TextScorer, scored: dict[str, tuple[np.ndarray, np.ndarray, list[str]]]) -> None:
+def _check_failures(out: Path, scorer: ScorerIdentity, scored: dict[str, tuple[np.ndarray, np.ndarray, list[str]]]) -> None:
     """Unparseable answers (generate mode): keep the raw outputs, name the first item, stop."""
     raw_output = {text: (raw, reason) for text, raw, reason in getattr(scorer, "failures", [])}
     rows = []
@@ -125,11 +125,13 @@ def score(ws: Workspace, schema: str | Schema = "movies", backend: str = "encode
     if engine == "ray" and scorer is not None:
         raise GerecError("the ray engine rebuilds the scorer on each actor from its name: pass backend/lm, not a scorer")
     schema = schema if isinstance(schema, Schema) else load_schema(schema)
-    scorer = scorer or make_scorer(backend, lm, generate, dtype, batch_size, device)
     remote = None
-    if engine == "ray":
-        spec = ScorerSpec(backend, lm, generate, dtype, batch_size, device, getattr(scorer, "adapter", None))
+    if engine == "ray":  # the actors load the model; the driver only needs the scorer's identity
+        spec = ScorerSpec(backend, lm, generate, dtype, batch_size, device)
+        identity: ScorerIdentity = spec
         remote = partial(score_with_ray, spec, schema, actors=actors, address=ray_address)
+    else:
+        identity = scorer or make_scorer(backend, lm, generate, dtype, batch_size, device)
     run_on = Engine(remote, shards)
     out = ws.features_dir
     item_ids, titles, texts_i = item_texts(ws)
@@ -138,16 +140,16 @@ def score(ws: Workspace, schema: str | Schema = "movies", backend: str = "encode
                TimeElapsedColumn()]
     started = time.perf_counter()
     with Progress(*columns, console=console, disable=not show_progress, transient=True) as progress:
-        raw_i, hash_i, new_i = score_texts(scorer, schema, list(texts_i), "item", ws.score_cache_dir, progress, run_on)
+        raw_i, hash_i, new_i = score_texts(identity, schema, list(texts_i), "item", ws.score_cache_dir, progress, run_on)
         item_seconds = time.perf_counter() - started
-        raw_u, hash_u, new_u = score_texts(scorer, schema, texts_u, "user", ws.score_cache_dir, progress, run_on)
+        raw_u, hash_u, new_u = score_texts(identity, schema, texts_u, "user", ws.score_cache_dir, progress, run_on)
     seconds = time.perf_counter() - started
     if shards:  # one share of a job array: its part is written; the tables wait for the unsharded run
         return {"shard": f"{shards[0]}/{shards[1]}", "items": {"newly_scored": new_i}, "users": {"newly_scored": new_u},
                 "seconds": round(seconds, 2)}
-    _check_failures(out, scorer, {"item": (item_ids, raw_i, list(texts_i)), "user": (user_ids, raw_u, texts_u)})
-    cal_i = Calibration.fit(raw_i) if scorer.calibrated else None
-    cal_u = Calibration.fit(raw_u) if scorer.calibrated else None
+    _check_failures(out, identity, {"item": (item_ids, raw_i, list(texts_i)), "user": (user_ids, raw_u, texts_u)})
+    cal_i = Calibration.fit(raw_i) if identity.calibrated else None
+    cal_u = Calibration.fit(raw_u) if identity.calibrated else None
     scores_i = cal_i.apply(raw_i) if cal_i else raw_i
     scores_u = cal_u.apply(raw_u) if cal_u else raw_u
     stamp = datetime.now(timezone.utc)
@@ -156,7 +158,7 @@ def score(ws: Workspace, schema: str | Schema = "movies", backend: str = "encode
         with atomic_file(path) as tmp:
             pq.write_table(table, tmp)
     manifest = {
-        "scorer": scorer.describe(), "schema": schema.to_dict(), "schema_digest": schema.digest(),
+        "scorer": identity.describe(), "schema": schema.to_dict(), "schema_digest": schema.digest(),
         "attributes": schema.names, "recent_items_per_user": recent,
         "engine": engine if engine == "local" else {"kind": engine, "actors": actors, "address": ray_address},
         "items": {"rows": len(item_ids), "newly_scored": new_i, "reused": len(item_ids) - new_i,
