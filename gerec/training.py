@@ -58,6 +58,15 @@ class TrainConfig:
     # epochs before it learns order (seed 44: valid 0.0355 for epochs 5–10, popularity 0.0347,
     # stopped at patience 5 with test NDCG@10 0.0393 below popularity's 0.0410 — a failed run)
     popularity_patience: int = 20
+    # ... and never fewer epochs than cover this many optimizer steps: with few users an epoch is a
+    # handful of steps (610 users with long histories: 7 at batch 128), and patience 5 then stops a
+    # model that is still learning on validation noise. Measured on a synthetic catalogue shaped
+    # like a sparse MovieLens (610 users, 9.5k items): patience 5 stopped SASRec at epoch 20 with
+    # test NDCG@10 0.0028, below popularity's 0.0059, its loss still at the uniform-guess level.
+    # 180 steps is 20 epochs on ML-100K (9 steps each), where patience 20 raised SASRec's validation
+    # NDCG@10 on all 3 seeds (mean 0.0875 → 0.0914) and GRU4Rec needed 20; Amazon epochs are 175+
+    # steps, so there it changes nothing.
+    patience_steps: int = 180
     grad_clip: float = 5.0
     seed: int = 42
     eval_batch_size: int = 512
@@ -66,6 +75,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "popularity_patience", "eval_batch_size"):
             check(name, getattr(self, name), 1, 1_000_000)
+        check("patience_steps", self.patience_steps, 0, 1_000_000_000)
         check("lr", self.lr, 0, 10, low_open=True)
         check("weight_decay", self.weight_decay, 0)
         check("grad_clip", self.grad_clip, 0)
@@ -294,11 +304,15 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     popular_valid = evaluate(popularity, seqs, "valid", batch_size=train_config.eval_batch_size).metrics
     plateau = POPULARITY_MARGIN * popular_valid[VALID_METRIC]
 
+    step_floor = math.ceil(train_config.patience_steps / n_batches)
+
     def patience() -> int:
-        """Epochs without progress allowed now: more while the model is still at popularity's level."""
+        """Epochs without progress allowed now: more while the model is still at popularity's level,
+        and never fewer than cover ``patience_steps`` optimizer steps."""
+        epochs = train_config.patience
         if state["best"] < plateau:
-            return max(train_config.patience, train_config.popularity_patience)
-        return train_config.patience
+            epochs = max(epochs, train_config.popularity_patience)
+        return max(epochs, step_floor)
 
     with Progress(*columns, console=console, disable=not show_progress, transient=True) as progress:
         while state["epoch"] < train_config.epochs and state["bad_epochs"] < patience() and state["seconds"] < budget:
@@ -372,6 +386,7 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     metrics = {"model": model_config.model, "best_epoch": state["best_epoch"], "epochs": state["epoch"], "stopped": stopped,
                "seconds": round(state["seconds"], 2),
                "seconds_per_epoch": round(state["seconds"] / max(state["epoch"], 1), 2),
+               "steps_per_epoch": n_batches, "patience": patience(),
                "valid": state.get("valid", {}), "test": test, "popularity": floor}
     write_json(staging / "metrics.json", metrics)
     save_user_vectors(best, staging / "user_vectors.parquet")

@@ -328,7 +328,9 @@ def test_loss_auto_follows_the_catalogue_size() -> None:
 
 def test_a_run_at_popularity_level_gets_the_longer_patience(tmp_path: Path) -> None:
     """lr ≈ 0: validation never moves past epoch 1, which sits near popularity (an untrained
-    model does not beat it by 10%), so the run waits popularity_patience epochs, not patience."""
+    model does not beat it by 10%), so the run waits popularity_patience epochs, not patience —
+    and never fewer epochs than cover patience_steps optimizer steps (40 windows: 1 step an
+    epoch at batch 128, 3 at batch 16)."""
     import json
 
     rng = np.random.default_rng(0)
@@ -336,10 +338,12 @@ def test_a_run_at_popularity_level_gets_the_longer_patience(tmp_path: Path) -> N
     items = np.concatenate([rng.choice(np.arange(1, N_ITEMS + 1), 12, replace=False, p=weights / weights.sum())
                             for _ in range(40)])
     seqs = Sequences.from_arrays(np.repeat(np.arange(1, 41), 12), items, 40, N_ITEMS)
-    for popularity_patience, expected in ((4, 5), (1, 2)):
-        out = tmp_path / f"p{popularity_patience}"
+    cases = ((4, 0, 128, 5), (1, 0, 128, 2), (1, 6, 128, 7), (1, 6, 16, 3), (4, 6, 16, 5))
+    for popularity_patience, patience_steps, batch_size, expected in cases:
+        out = tmp_path / f"p{popularity_patience}-{patience_steps}-{batch_size}"
         train(seqs, ModelConfig(model="gru4rec", **SMALL),
-              TrainConfig(epochs=50, patience=1, popularity_patience=popularity_patience, lr=1e-12), out,
-              show_progress=False)
+              TrainConfig(epochs=50, patience=1, popularity_patience=popularity_patience, lr=1e-12,
+                          patience_steps=patience_steps, batch_size=batch_size), out, show_progress=False)
         metrics = json.loads((out / "metrics.json").read_text())
         assert metrics["best_epoch"] == 1 and metrics["epochs"] == expected and metrics["stopped"] == "early stopping"
+        assert metrics["patience"] == expected - 1 and metrics["steps_per_epoch"] == -(-40 // batch_size)
