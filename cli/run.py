@@ -83,7 +83,7 @@ def story(results: dict[str, Any]) -> list[Any]:
     from rich import box
     from rich.table import Table
 
-    from gerec.evaluation.compare import change_text
+    from gerec.evaluation.compare import change_parts
     from gerec.names import LABELS
 
     out: list[Any] = []
@@ -95,15 +95,17 @@ def story(results: dict[str, Any]) -> list[Any]:
                                 "(share: of test events)",
                           box=box.SIMPLE_HEAD, pad_edge=False)
             for col, justify in (("bucket", "left"), ("share", "right"), ("refined", "right"),
-                                 (LABELS[head["control"]], "right"), ("change [95% interval]", "right")):
+                                 ("control", "right"), ("change", "right"), ("95% interval", "left")):
                 table.add_column(col, justify=justify, no_wrap=True)
             for dimension, buckets in row.get("breakdown", {}).items():
                 for name, b in buckets.items():
                     if not b["users"]:
                         continue
                     v = b["variants"]
+                    change, interval = change_parts(b["gains"][gain]["NDCG@10"])
                     table.add_row(BUCKETS[dimension].format(name), _share(b["share"]), f"{v['refined']['NDCG@10']:.4f}",
-                                  f"{v[head['control']]['NDCG@10']:.4f}", change_text(b["gains"][gain]["NDCG@10"]))
+                                  f"{v[head['control']]['NDCG@10']:.4f}", change,
+                                  interval or ("too few hits" if change != "—" else ""))
             out.append(table)
             new = row.get("breakdown", {}).get("item_events", {}).get("0", {})
             if new.get("users"):  # items released after every training event: where text is all there is

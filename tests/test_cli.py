@@ -88,3 +88,28 @@ def test_guided_schemas_json() -> None:
     schemas = json.loads(result.stdout)
     assert {"movies", "games", "beauty", "clothing", "generic"} <= set(schemas)
     assert all(set(a) == {"name", "description", "low", "high"} for a in schemas["movies"]["attributes"])
+
+
+def test_the_bucket_table_fits_80_columns_with_its_widest_cells() -> None:
+    """A 'too few hits' bucket and the longest control name once squeezed every column into '…' in
+    an 80-column log; the interval now has its own column and every cell stays whole."""
+    from rich.console import Console
+
+    from gerec_cli.run import story
+
+    def bucket(share: float, gain: dict[str, float | None]) -> dict:
+        return {"users": 100, "share": share, "gains": {"refined_vs_continued": {"NDCG@10": gain}},
+                "variants": {"refined": {"NDCG@10": 0.1663}, "continued": {"NDCG@10": 0.0076}}}
+
+    wide = {"mean": -0.125, "low": -0.9123, "high": 1.7891}
+    few = {"mean": -0.015, "low": None, "high": None}
+    results = {"rows": [{"model": "bert4rec", "headline": {"control": "continued"}, "breakdown": {
+        "item_events": {"1–4": bucket(0.024, few), "5–19": bucket(0.22, wide), "20+": bucket(0.76, wide)},
+        "history_length": {"> 20": bucket(0.052, {"mean": None, "low": None, "high": None})}}}]}
+    console = Console(width=80, record=True, force_terminal=False)
+    for part in story(results):
+        console.print(part)
+    text = console.export_text()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80, text
+    assert "item events 1–4" in text and "too few hits" in text and "[-91.2%, +178.9%]" in text
+    assert "refined vs base-continued" in text and "0.1663" in text and "-12.5%" in text

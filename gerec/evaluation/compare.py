@@ -95,13 +95,23 @@ def defined(iv: dict[str, float | None] | None) -> bool:
     return bool(iv) and all(iv.get(k) is not None and math.isfinite(iv[k]) for k in ("mean", "low", "high"))
 
 
+def change_parts(iv: dict[str, float | None]) -> tuple[str, str]:
+    """A relative change and its 95% interval as two cells (``+12.6%``, ``[-2.7%, +30.0%]``), for
+    tables that give the interval its own column; the interval is empty where the control has
+    too few hits for one, and the change is "—" where it is undefined."""
+    if defined(iv):
+        return f"{iv['mean']:+.1%}", f"[{iv['low']:+.1%}, {iv['high']:+.1%}]"
+    mean = iv.get("mean") if iv else None
+    return (f"{mean:+.1%}", "") if mean is not None and math.isfinite(mean) else ("—", "")
+
+
 def change_text(iv: dict[str, float | None]) -> str:
     """``+12.6% [-2.7%, +30.0%]``: a relative change and its 95% interval; "—" where it is
     undefined; the change alone, marked, where the control has too few hits for an interval."""
-    if not defined(iv):
-        mean = iv.get("mean") if iv else None
-        return f"{mean:+.1%} (too few hits for an interval)" if mean is not None and math.isfinite(mean) else "—"
-    return f"{iv['mean']:+.1%} [{iv['low']:+.1%}, {iv['high']:+.1%}]"
+    change, interval = change_parts(iv)
+    if interval or change == "—":
+        return f"{change} {interval}".rstrip()
+    return f"{change} (too few hits for an interval)"
 
 
 def seeds_text(seeds: dict[str, Any] | None) -> str:
