@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from gerec import Workspace
 from gerec.errors import GerecError
 from gerec.pipeline import Pipeline, Stage
+from gerec.steps.report import training_histories
 from gerec_cli.main import app
 
 runner = CliRunner()
@@ -124,6 +125,8 @@ def test_quick_run_writes_every_artifact_and_prints_every_row(quick: tuple[Path,
         cells = rows[variant]
         assert len(cells) == 3 and all(re.fullmatch(r"[+-]?\d+\.\d+%? \[.+, .+\]", c) for c in cells), cells
     assert len(re.findall(r"user \d+ \(recently: ", out)) == 3  # three users' example recommendations
+    curves = training_histories(Workspace.resolve(ws))  # the report's curves: one per published model
+    assert sorted(curves) == ["base-sasrec", "continued-sasrec", "reduced-sasrec", "refined-sasrec", "shuffled-sasrec"]
     story = out.split("NDCG@10, by bucket", 1)[1].split("user ", 1)[0]  # after the table: where the gain is
     assert all(f"{label} " in story for label in ("item events 0", "item events 20+", "history ≤ 5", "history > 20"))
     assert re.search(r"item events 5–19 +\d+(\.\d)?% +\d\.\d{4} +\d\.\d{4} +([+-]\d+\.\d%|—)", story), story

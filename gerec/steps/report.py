@@ -50,12 +50,14 @@ def truth_recovery(ws: Workspace) -> dict[str, float]:
 
 
 def training_histories(ws: Workspace) -> dict[str, list[dict[str, float]]]:
-    """Per-epoch loss and validation NDCG@10 of every trained model (``models/*/state.json``)."""
+    """Per-epoch loss and validation NDCG@10 of every trained model, by its published name (a
+    glob of ``models/`` would also find the versioned folders behind the names, twice each)."""
     out = {}
-    for state in sorted(ws.models_dir.glob("*/state.json")):
-        history = read_json(state).get("history", [])
+    for variant, model in ws.trained():
+        state = ws.model_dir(variant, model) / "state.json"
+        history = read_json(state).get("history", []) if state.exists() else []
         if history:
-            out[state.parent.name] = history
+            out[f"{variant}-{model}"] = history
     return out
 
 
