@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gerec.errors import GerecError
 from gerec.guided.score import TextScorer
 from gerec.names import DEFAULT_ENCODER, SCORER_BACKENDS
 
+if TYPE_CHECKING:
+    from gerec.guided.causal import CausalScorer
+    from gerec.guided.encoder import EncoderScorer
 
-def scorer_class(backend: str, model: str = DEFAULT_ENCODER) -> Any:
+
+def scorer_class(backend: str, model: str = DEFAULT_ENCODER) -> type[EncoderScorer] | type[CausalScorer]:
     """The class a backend name means, checked against the model id (heavy imports here, not at CLI start-up)."""
     if backend == "encoder":
         from gerec.guided.encoder import EncoderScorer
