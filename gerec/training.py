@@ -83,7 +83,8 @@ class TrainConfig:
         check("max_minutes", self.max_minutes, 0)
 
 
-# Per-model departures from TrainConfig's defaults (a setting given explicitly always wins).
+# Per-model departures from ModelConfig's and TrainConfig's defaults (a setting given explicitly
+# always wins).
 # BERT4Rec: cloze training hides ~20% of positions, so a batch carries few targets and the
 # model needs far more, noisier steps than SASRec. Measured on ML-100K (test NDCG@10, one seed,
 # popularity 0.0410): batch 128 with patience 30 peaks at epoch 17 at 0.0427 — a failed run —;
@@ -94,8 +95,8 @@ class TrainConfig:
 # 37–45, and the same models trained on gained +20% (protocol's base-continued, 0.0880); patience
 # 20: seed 0 validation 0.0773 at epoch 37 → 0.1041 at epoch 83, test 0.0812; seeds 0-1 test
 # 0.0802 ± 0.0015 (best epochs 83 and 63).
-MODEL_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {"bert4rec": {"batch_size": 16, "patience": 30},
-                                                   "gru4rec": {"patience": 20}}
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {"bert4rec": {"batch_size": 16, "patience": 30},
+                                             "gru4rec": {"patience": 20}}
 
 
 @dataclass
@@ -412,15 +413,16 @@ def replica_settings(key: str, settings: dict[str, Any] | None,
 
 def configs_from(values: dict[str, Any], model: str) -> tuple[ModelConfig, TrainConfig]:
     """Split one flat mapping (YAML file + ``key=value`` overrides) into the two configs."""
+    choice("model", model, MODELS)
+    values = {**MODEL_DEFAULTS.get(model, {}), **{k.replace("-", "_"): v for k, v in values.items()}}
     model_keys = {f.name for f in dataclasses.fields(ModelConfig)}
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
-    model_values = {k: v for k, v in values.items() if k.replace("-", "_") in model_keys}
-    train_values = {k: v for k, v in values.items() if k.replace("-", "_") not in model_keys}
-    unknown = [k for k in train_values if k.replace("-", "_") not in train_keys]
+    model_values = {k: v for k, v in values.items() if k in model_keys}
+    train_values = {k: v for k, v in values.items() if k not in model_keys}
+    unknown = [k for k in train_values if k not in train_keys]
     if unknown:
-        near = difflib.get_close_matches(unknown[0].replace("-", "_"), sorted(model_keys | train_keys), n=1)
+        near = difflib.get_close_matches(unknown[0], sorted(model_keys | train_keys), n=1)
         hint = f"; did you mean '{near[0]}'?" if near else ""
         raise ConfigError(f"unknown setting '{unknown[0]}'{hint}")
-    choice("model", model, MODELS)
-    train = update(TrainConfig(), {**MODEL_TRAIN_DEFAULTS.get(model, {}), **train_values})
+    train = update(TrainConfig(), train_values)
     return update(ModelConfig(model=model), model_values), train
