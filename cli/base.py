@@ -25,10 +25,14 @@ def train_(
     quiet: Annotated[bool, typer.Option(help="No progress bar or per-epoch lines.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the final valid and test metrics as JSON.")] = False,
 ) -> None:
-    """Train with full cross-entropy, early stopping on validation NDCG@10; export item embeddings.
+    """Train to early stopping on validation NDCG@10 (full or sampled softmax by catalogue size); export item embeddings.
 
-    Settings (``--set key=value`` or YAML): dim, max_len, layers, heads, dropout, mask_prob,
-    loss (ce | sampled), n_negatives, epochs, batch_size, lr, weight_decay, patience, seed.
+    Settings (``--set key=value`` or YAML): dim, max_len, layers, heads,
+    dropout, mask_prob, loss (auto | ce | sampled), ce_chunk, n_negatives,
+    sampler, logq, epochs, batch_size, lr, weight_decay, patience,
+    patience_steps, popularity_patience, grad_clip, seed, eval_batch_size,
+    max_minutes. Per-model defaults differ where measured
+    (gerec.training.MODEL_DEFAULTS).
     """
     from gerec.evaluation import metric_names
     from gerec.steps.base import train_base

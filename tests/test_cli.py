@@ -113,3 +113,17 @@ def test_the_bucket_table_fits_80_columns_with_its_widest_cells() -> None:
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80, text
     assert "item events 1–4" in text and "too few hits" in text and "[-91.2%, +178.9%]" in text
     assert "refined vs base-continued" in text and "0.1663" in text and "-12.5%" in text
+
+
+def test_base_train_help_names_every_setting() -> None:
+    """The settings list in `gerec base train --help` is hand-written: it must not fall behind the configs."""
+    import dataclasses
+
+    from gerec.models.sequential import ModelConfig
+    from gerec.training import TrainConfig
+
+    result = runner.invoke(app, ["base", "train", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    names = [f.name for config in (ModelConfig, TrainConfig) for f in dataclasses.fields(config) if f.name != "model"]
+    assert [name for name in names if name not in text] == []
