@@ -202,6 +202,7 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
         raise SystemExit(f"{key}: no seed recorded yet in {RECORDS}")
     runs: dict[str, list[Run]] = {}
     training, records = {}, []
+    expected = base_settings(dataset, model)
     for k in done:
         parquet_path, json_path = record_paths(key, k)
         table, record = pq.read_table(parquet_path), read_json(json_path)
@@ -209,9 +210,9 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
             raise SystemExit(f"{json_path} was trained on other data ({record['data']}) than "
                              f"{path} imports now ({ws.data_manifest()['final']})")
         trained = {name: v for name, v in record["settings"].items() if name != "seed"}
-        if trained != base_settings(dataset, model):
+        if trained != expected:
             raise SystemExit(f"{json_path} was trained with {trained or 'the defaults'}, not this row's base settings "
-                             f"({base_settings(dataset, model) or 'the defaults'}): train its seeds again")
+                             f"({expected or 'the defaults'}): train its seeds again")
         first = records[0] if records else record
         if record["inputs"] != first["inputs"]:  # seeds differ in their seed only
             changed = [name for name in record["inputs"] if record["inputs"][name] != first["inputs"].get(name)]
@@ -231,7 +232,7 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
                 and all(len(runs.get(v, [])) == seeds for v in compared(dataset)))
     return {"dataset": dataset, "model": model, "seeds": seeds, "recorded_seeds": done, "complete": complete,
             "popularity": doc["popularity"], "row": row, "training": training,
-            "settings": base_settings(dataset, model), "schema": schema, "finetune": finetune or None,
+            "settings": expected, "schema": schema, "finetune": finetune or None,
             "stages": {f"seed{r['seed_index']}": r["stages"] for r in records},
             "seed_seconds": {f"seed{r['seed_index']}": r["session_seconds"] for r in records},
             "command": f"python benchmarks/protocol.py --plan {key} --seeds {seeds}",
