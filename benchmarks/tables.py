@@ -43,8 +43,9 @@ SOURCES = {
                       "python benchmarks/protocol.py --plan … --seeds 3 --threads 1"),
     "realism.json": ("shape of the real datasets and the synthetic default", "python benchmarks/realism.py"),
     "cold_items.json": ("where held-out items rank, per arm", "python benchmarks/cold_items.py --workspace …"),
-    "schema_evidence.json": ("a richer schema's attributes against ML-100K's labels (genres, year, ratings, ages)",
-                             "python benchmarks/schema_evidence.py --schema movies-extended --threads 1"),
+    "schema_evidence.json": ("a richer schema's attributes against each dataset's labels (ML-100K genres, year, "
+                             "ratings, ages; Amazon title keywords, names, purchases)",
+                             "python benchmarks/schema_evidence.py --dataset … --threads 1"),
     "finetune_lambda.json": ("residual LoRA fine-tuning: genre ROC-AUC and the base model's loss per format weight λ",
                              "python benchmarks/finetune_lambda.py --objective residual --weights … [--epochs 5 --lr 3e-3] "
                              "--threads 1"),
@@ -123,15 +124,16 @@ def guided_quality() -> None:
 
 
 def schema_evidence() -> None:
-    r = _load("schema_evidence.json")
-    if r is None:
+    doc = _load("schema_evidence.json")
+    if doc is None:
         return
-    print(f"\n`{r['schema']}` on ML-100K ({len(r['attributes'])} attributes; {r['date']})\n")
-    print("| attribute | label | measure | value |")
-    print("|---|---|---|---:|")
-    for name, e in r["attributes"].items():
-        print(f"| {name} | {e['label'] or 'none in the data'} | {e['measure'] or '—'} | "
-              f"{'—' if e['value'] is None else format(e['value'], '.3f')} |")
+    for r in doc["runs"].values():
+        print(f"\n`{r['schema']}` on {r['dataset']} ({len(r['attributes'])} attributes; {r['date']})\n")
+        print("| attribute | label | measure | value |")
+        print("|---|---|---|---:|")
+        for name, e in r["attributes"].items():
+            print(f"| {name} | {e['label'] or 'none in the data'} | {e['measure'] or '—'} | "
+                  f"{'—' if e['value'] is None else format(e['value'], '.3f')} |")
 
 
 def finetune_lambda() -> None:

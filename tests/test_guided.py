@@ -23,6 +23,9 @@ def test_shipped_schemas_are_valid() -> None:
         schema = load_schema(name)
         assert 8 <= len(schema) <= 24
     assert "family friendliness" in load_schema("movies").names
+    # each dataset's richer schema: 16-24 attributes (issue 16), its domain's own kind of schema
+    for name, domain in (("movies-extended", "movies"), ("games-extended", "games"), ("beauty-extended", "beauty")):
+        assert 16 <= len(load_schema(name)) <= 24 and load_schema(name).domain == domain
 
 
 GOOD = {"name": "humor", "description": "How funny.", "low": "serious", "high": "funny"}

@@ -2,8 +2,8 @@
 
 A schema is a YAML file: a ``domain``, and 2+ ``attributes``, each with a ``name``, a
 one-line ``description`` and ``low``/``high`` phrases describing its two ends. Shipped
-schemas: movies, movies-extended (21 attributes), clothing, games, beauty, generic; any other file
-path works too.
+schemas: movies, clothing, games, beauty, generic (8-10 attributes) and the richer movies-extended (21),
+games-extended (20) and beauty-extended (18); any other file path works too.
 """
 
 from __future__ import annotations
