@@ -237,15 +237,24 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
             "seed_seconds": {f"seed{r['seed_index']}": r["session_seconds"] for r in records},
             "command": f"python benchmarks/protocol.py --plan {key} --seeds {seeds}",
             "machine": sorted({r["machine"] for r in records}), "date": max(r["date"] for r in records),
-            **({"versus_zero_shot": versus_zero_shot(key, done)} if finetune else {})}
+            **({"versus_plain": versus_plain(key, done)} if plain_key(key) else {})}
 
 
-def versus_zero_shot(key: str, done: list[int]) -> dict[str, Any] | None:
-    """A fine-tuned row's score-dependent arms against the same arms of its zero-shot row, on the
-    seeds both recorded: per user, metrics averaged over those seeds, then the paired bootstrap.
-    The two rows' base models are the same runs (deterministic with a seed), which is checked."""
-    plain = key.partition("+")[0]
-    seeds = [k for k in done if recorded(plain, k)]
+def plain_key(key: str) -> str | None:
+    """The row a variant row is held against: a fine-tuned row's zero-shot row (same schema), a
+    schema row's row on the dataset's shipped schema; None for a plain row."""
+    if "+" in key:
+        return key.partition("+")[0]
+    return key.partition("@")[0] if "@" in key else None
+
+
+def versus_plain(key: str, done: list[int]) -> dict[str, Any] | None:
+    """A variant row's score-dependent arms (another schema, a fine-tuned scorer) against the same
+    arms of its plain row, on the seeds both recorded: per user, metrics averaged over those
+    seeds, then the paired bootstrap. The two rows' base models are the same runs (deterministic
+    with a seed), which is checked."""
+    plain = plain_key(key)
+    seeds = [k for k in done if plain and recorded(plain, k)]
     if not seeds:
         return None
     tables = [(pq.read_table(record_paths(key, k)[0]), pq.read_table(record_paths(plain, k)[0])) for k in seeds]
@@ -259,7 +268,7 @@ def versus_zero_shot(key: str, done: list[int]) -> dict[str, Any] | None:
         per_user = [{name: np.mean([metrics_from_ranks(torch.from_numpy(t[i][arm].to_numpy().astype(np.int64)))[name]
                                     .numpy() for t in tables], axis=0) for name in ("NDCG@10", "MRR@10")}
                     for i in (0, 1)]
-        out["arms"][arm] = {name: {"tuned": float(per_user[0][name].mean()), "zero_shot": float(per_user[1][name].mean()),
+        out["arms"][arm] = {name: {"row": float(per_user[0][name].mean()), "plain": float(per_user[1][name].mean()),
                                    "change": relative_change(per_user[0][name], per_user[1][name], idx).to_dict()}
                             for name in ("NDCG@10", "MRR@10")}
     return out

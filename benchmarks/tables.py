@@ -310,14 +310,15 @@ def protocol() -> None:
                   f"{share['median_share']:.1%}); most important {', '.join(f'{a} {v:.3f}' for a, v in top)}")
         epochs = {k: f"{t['best_epoch']}/{t['epochs']} ({t['stopped']})" for k, t in run["training"].items()}
         print("\nbest/run epochs: " + "; ".join(f"{k} {v}" for k, v in epochs.items()))
-        versus = run.get("versus_zero_shot")
+        versus = run.get("versus_plain")
         if versus:
+            this = f"+{run['finetune']}" if run.get("finetune") else f"@{run['schema']}"
             print(f"\nagainst the same arms of {versus['versus']} (seeds {versus['seeds']}; the same base models: "
                   f"{'yes' if versus['same_base'] else 'NO'}):\n")
-            print("| arm | NDCG@10 fine-tuned | zero-shot | change [95% interval] | MRR@10 change |")
+            print(f"| arm | NDCG@10 {this} | {versus['versus']} | change [95% interval] | MRR@10 change |")
             print("|---|---:|---:|---:|---:|")
             for arm, m in versus["arms"].items():
-                print(f"| {arm} | {m['NDCG@10']['tuned']:.4f} | {m['NDCG@10']['zero_shot']:.4f} | "
+                print(f"| {arm} | {m['NDCG@10']['row']:.4f} | {m['NDCG@10']['plain']:.4f} | "
                       f"{change_text(m['NDCG@10']['change'])} | {change_text(m['MRR@10']['change'])} |")
 
 
