@@ -118,7 +118,8 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     started = time.perf_counter()
     _reuse_scores(ws, workdir / dataset)
     run(ws, config, console=console)
-    trained = read_json(ws.model_dir("base", model) / "config.json")["train"]["seed"]
+    base = read_json(ws.model_dir("base", model) / "config.json")
+    trained = base["train"]["seed"]
     if trained != SEED + k:
         raise SystemExit(f"seed {k} of {key} trained with seed {trained}, not {SEED + k}: gerec's default seed "
                          f"changed; set SEED in {Path(__file__).name} to it")
@@ -127,6 +128,7 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     ranks = {"user_id": pa.array(users, pa.int64())}
     record: dict[str, Any] = {"dataset": dataset, "model": model, "seed_index": k, "settings": settings,
                               "schema": schema, "data": ws.data_manifest()["final"], "inputs": inputs(ws), "arms": {},
+                              "base_config": base_config(base),
                               **({"adapter": adapter(ws)} if finetune else {})}
     for arm, (r,) in runs.items():
         ranks[arm] = pa.array(r.ranks.astype(np.int32))
@@ -147,6 +149,13 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     with atomic_file(parquet_path) as tmp:
         pq.write_table(pa.table(ranks), tmp)
     write_json(json_path, record)  # last: a seed counts as recorded only when both files exist
+
+
+def base_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The base model's effective settings (the defaults included), less its seed: what the seeds
+    of a row must share. Explicit settings alone miss a change of gerec's defaults between
+    sessions (patience 5 became patience_steps 180 after the first ML-100K rows)."""
+    return {"model": config["model"], "train": {k: v for k, v in config["train"].items() if k != "seed"}}
 
 
 def inputs(ws: Workspace) -> dict[str, Any]:
@@ -214,6 +223,13 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
             raise SystemExit(f"{json_path} was trained with {trained or 'the defaults'}, not this row's base settings "
                              f"({expected or 'the defaults'}): train its seeds again")
         first = records[0] if records else record
+        config = next((r["base_config"] for r in records if "base_config" in r), None)  # older records lack it
+        if config and record.get("base_config", config) != config:
+            changed = sorted(f"{part}.{name}" for part in ("model", "train") for name in config[part]
+                             if config[part][name] != record["base_config"][part].get(name))
+            raise SystemExit(f"{json_path}: its base model was trained with other effective settings "
+                             f"({', '.join(changed)}) than the row's earlier seeds (gerec's defaults changed between "
+                             "them): train the row's seeds again")
         if record["inputs"] != first["inputs"]:  # seeds differ in their seed only
             changed = [name for name in record["inputs"] if record["inputs"][name] != first["inputs"].get(name)]
             raise SystemExit(f"{json_path}: its {', '.join(changed)} differ from seed {first['seed_index']}'s: "
