@@ -293,3 +293,20 @@ def test_metadata_user_profile_is_the_mean_of_the_recent_training_items() -> Non
     assert users.tolist() == [1, 2]
     assert np.allclose(profiles[0], table[[1, 2, 3]].mean(axis=0))  # the last 3 of 1..4, never 5 or 6
     assert np.allclose(profiles[1], table[1])
+
+
+def test_a_gain_by_an_arm_with_one_hitting_user_has_no_interval() -> None:
+    """The mirror case: the *new* arm hits for one user only, so the resamples without that user
+    read exactly −100% and a percentile interval would print a bound of −100.0% as if measured."""
+    from gerec.evaluation.compare import change_text, relative_change
+
+    rng = np.random.default_rng(1)
+    old = np.where(rng.random(40) < 0.5, 0.3, 0.0)
+    new = np.zeros(40)
+    new[3] = 0.6
+    idx = rng.integers(0, 40, size=(500, 40))
+    iv = relative_change(new, old, idx)
+    assert np.isfinite(iv.mean) and np.isnan(iv.low) and np.isnan(iv.high)
+    assert change_text(iv.to_dict()).endswith("(too few hits for an interval)")
+    many = relative_change(np.where(rng.random(40) < 0.5, 0.4, 0.0), old, idx)  # both arms hit often
+    assert many.low > -1.0 and np.isfinite(many.high)

@@ -48,12 +48,14 @@ def relative_change(new: np.ndarray, old: np.ndarray, idx: np.ndarray) -> Interv
     def ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b > 0, a / np.where(b > 0, b, 1.0) - 1.0, np.nan)
 
-    boots = ratio(new[idx].mean(axis=1), old[idx].mean(axis=1))
+    new_means, old_means = new[idx].mean(axis=1), old[idx].mean(axis=1)
+    boots = ratio(new_means, old_means)
     point = float(ratio(np.array(new.mean()), np.array(old.mean())))
-    # Where the control scores 0 in more than 2.5% of resamples (a bucket with a hit or two,
-    # cold items) the ratio is unbounded there, so no 95% interval exists; percentiles of the
-    # remaining resamples would print a collapsed, falsely certain one such as [+52.8%, +52.8%].
-    if np.isnan(boots).mean() > 0.025:
+    # Where either arm scores 0 in more than 2.5% of resamples (a bucket with a hit or two,
+    # cold items) the resampled ratio is a mix of "undefined" or "−100%" and a few hit-driven
+    # values, so no 95% interval exists: percentiles would print a collapsed, falsely certain
+    # one such as [+52.8%, +52.8%] (control without hits) or a bound of exactly −100% (new arm).
+    if max((old_means <= 0).mean(), (new_means <= 0).mean()) > 0.025:
         return Interval(point, math.nan, math.nan)
     return Interval(point, float(np.nanpercentile(boots, 2.5)), float(np.nanpercentile(boots, 97.5)))
 
