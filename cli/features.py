@@ -45,7 +45,7 @@ def apply_(
 def materialize(
     ctx: typer.Context,
     full: Annotated[bool, typer.Option("--full", help="Materialize everything from the epoch, not just what is new.")] = False,
-    reduction: Annotated[str, typer.Option(help="pca | linear (score-preserving map fit on the base model's user queries).")] = "pca",
+    reduction: Annotated[str, typer.Option(help="pca | linear (score-preserving map fit on the base model's user queries) | orthogonal (PCA of what the guided scores do not explain).")] = "pca",
     k: Annotated[Optional[int], typer.Option(help="Reduced width (default d − m: refined and base tables equally wide).")] = None,
     base_models: Annotated[Optional[str], typer.Option(help="Base models to reduce, comma-separated (default: every trained one).")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
@@ -62,7 +62,8 @@ def materialize(
         print_json(report)
         return
     for r in report["reduced"]:
-        console.print(f"reduced {r['base_model']}: {r['method']} d={r['d']} → k={r['k']} (kept {r['explained']:.1%})")
+        beyond = f"; the guided scores explain {r['guided_r2']:.1%} of the table" if "guided_r2" in r else ""
+        console.print(f"reduced {r['base_model']}: {r['method']} d={r['d']} → k={r['k']} (kept {r['explained']:.1%}{beyond})")
     table = Table(title=f"materialized ({report['mode']})")
     for col in ("feature view", "new rows ingested", "rows materialized", "entities", "seconds"):
         table.add_column(col, justify="left" if col == "feature view" else "right")

@@ -147,3 +147,23 @@ def test_feast_cli_accepts_the_repositories(fresh: Workspace) -> None:
     assert all(v is not None for v in online["vector"])
     parts = sorted((fresh.feature_store_dir / "offline" / "item_attributes").glob("*.parquet"))
     assert [pq.read_table(p).num_rows for p in parts] == [0, 120]  # the empty schema part, then the data
+
+
+def test_orthogonal_reduction_through_the_store(fresh: Workspace) -> None:
+    """`--reduction orthogonal` reads the items' guided scores in item-id order: the stored reduced
+    rows are uncorrelated with them over the catalogue, and the refined table assembles from them."""
+    import pyarrow.parquet as pq
+
+    from gerec.steps.features import reduce_base_model
+    from gerec.steps.refine import refinement_from_store
+
+    report = reduce_base_model(fresh, "sasrec", "orthogonal")
+    assert report["method"] == "orthogonal" and 0.0 <= report["guided_r2"] <= 1.0
+    scores = pq.read_table(fresh.features_dir / "item_attributes.parquet").sort_by("item_id")
+    guided = np.stack([scores[a].to_numpy() for a in fresh.guided_manifest()["attributes"]], axis=1)
+    reduced = np.stack(pq.read_table(fresh.reduced_path("sasrec"))["vector"].to_pylist())
+    assert np.abs((guided - guided.mean(axis=0)).T @ reduced).max() < 1e-3 * np.abs(reduced).sum()
+    store.apply(fresh)
+    materialize(fresh, [], show_progress=False)
+    refinement = refinement_from_store(fresh, "sasrec", dim=report["d"])
+    assert refinement.info["reduction"].startswith("orthogonal k=")

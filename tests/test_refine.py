@@ -70,6 +70,25 @@ def test_linear_reduction_preserves_scores_better_than_pca() -> None:
     assert error(fit_reduction(table, 6, "linear", queries)) < 0.5 * error(fit_reduction(table, 6, "pca"))
 
 
+def test_orthogonal_reduction_keeps_only_what_the_guided_scores_do_not_explain() -> None:
+    """The trainable part starts uncorrelated with the frozen scores beside it; new rows (cold
+    items) are reduced with the same fitted map, and the fit says how much the scores explained."""
+    rng = np.random.default_rng(3)
+    guided = rng.uniform(1, 9, (400, 5))
+    table = (guided - 5) @ rng.standard_normal((5, 16)) + 0.5 * rng.standard_normal((400, 16))
+    reduction = fit_reduction(table[:300], 8, "orthogonal", guided=guided[:300])
+    reduced = reduction.transform(table, guided)
+    centred = guided[:300] - guided[:300].mean(axis=0)
+    assert np.abs(centred.T @ reduced[:300]).max() < 1e-3 * np.abs(reduced).sum()  # orthogonal on fit rows
+    assert 0.8 < reduction.to_dict()["guided_r2"] < 1.0 and reduction.method == "orthogonal"
+    plain = fit_reduction(table[:300], 8, "pca")
+    assert np.abs(centred.T @ plain.transform(table[:300])).max() > 100 * np.abs(centred.T @ reduced[:300]).max()
+    with pytest.raises(GerecError, match="needs each row's guided scores"):
+        reduction.transform(table)
+    with pytest.raises(GerecError, match="needs the guided scores"):
+        fit_reduction(table, 8, "orthogonal")
+
+
 @pytest.mark.parametrize("name", ["gru4rec", "sasrec", "bert4rec"])
 def test_refined_score_is_one_inner_product(name: str) -> None:
     torch.manual_seed(0)

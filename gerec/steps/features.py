@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 from rich.console import Console
 
 from gerec.errors import GerecError
@@ -33,12 +34,18 @@ def reduce_base_model(ws: Workspace, base_model: str, method: str = "pca", k: in
     table = model.catalogue().detach()[1:].numpy().astype(np.float64)  # (n_items, d)
     warm = np.ones(len(table), dtype=bool)
     warm[cold_items(ws) - 1] = False  # held-out items' rows never saw a positive: not fit on
-    queries = None
+    queries = guided = None
     if method == "linear":  # the base model's queries over every user's train history
         seqs = sequences(ws)
         queries = user_queries(model, seqs, seqs.users, "valid").astype(np.float64)
-    reduction = fit_reduction(table[warm], k, method, queries, seed)
-    write_reduced(ws, base_model, reduction.transform(table), f"{method} k={k} of d={d}")
+    if method == "orthogonal":  # the items' attribute scores, rows in item-id order like the table
+        scores = pq.read_table(ws.features_dir / "item_attributes.parquet").sort_by("item_id")
+        guided = np.stack([scores[a].to_numpy() for a in ws.guided_manifest()["attributes"]], axis=1)
+        if len(guided) != len(table):
+            raise GerecError(f"{len(guided)} items have guided scores but base model '{base_model}' has "
+                             f"{len(table)}: score the catalogue again (`gerec guided score`)")
+    reduction = fit_reduction(table[warm], k, method, queries, seed, None if guided is None else guided[warm])
+    write_reduced(ws, base_model, reduction.transform(table, guided), f"{method} k={k} of d={d}")
     return {"base_model": base_model, **reduction.to_dict(), "d": d, "m": m}
 
 
