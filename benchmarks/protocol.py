@@ -18,6 +18,7 @@ Run: python benchmarks/protocol.py --threads 2                              # th
      python benchmarks/protocol.py --plan amazon-beauty/sasrec --only-seed 1  # one seed of it
      python benchmarks/protocol.py --plan ml-100k/sasrec@movies-extended    # the row on another schema
      python benchmarks/protocol.py --plan ml-100k/sasrec+residual           # scores from residual LoRA fine-tuning
+     python benchmarks/protocol.py --plan ml-100k/sasrec:orthogonal         # another reduction of the base table
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -43,6 +44,7 @@ from gerec.devices import set_threads
 from gerec.evaluation.compare import relative_change
 from gerec.evaluation.metrics import metrics_from_ranks
 from gerec.names import ARMS, FINETUNE_OBJECTIVES, OPTIONAL_ARMS, VARIANTS, replica
+from gerec.refine.reduce import REDUCTIONS
 from gerec.steps.evaluate import NAMES, Run, evaluate_runs, labels_for, model_row, results_document
 from gerec.steps.run import RunConfig, run
 from gerec.workspace import Workspace
@@ -79,23 +81,35 @@ N_BOOT, BOOT_SEED = 1000, 0
 SEED = 42  # gerec's default training seed: seed k of a row trains with SEED + k (checked after training)
 
 
-def parse_key(key: str) -> tuple[str, str, str, str]:
-    """(dataset, model, schema, finetune) of a row key ``dataset/model[@schema][+objective]``:
-    another attribute schema than the dataset's shipped one (``ml-100k/sasrec@movies-extended``),
-    scores from a LoRA fine-tuned scorer (``ml-100k/sasrec+residual``: each seed's scorer learns
-    what that seed's base model misses)."""
-    row, _, finetune = key.partition("+")
+class Row(NamedTuple):
+    dataset: str
+    model: str
+    schema: str
+    finetune: str  # "": zero-shot scores
+    reduction: str  # how the base table is reduced (gerec/refine/reduce.py)
+
+
+def parse_key(key: str) -> Row:
+    """The parts of a row key ``dataset/model[@schema][+objective][:reduction]``: another attribute
+    schema than the dataset's shipped one (``ml-100k/sasrec@movies-extended``), scores from a LoRA
+    fine-tuned scorer (``ml-100k/sasrec+residual``: each seed's scorer learns what that seed's base
+    model misses), another reduction of the base table (``ml-100k/sasrec:orthogonal``)."""
+    row, _, reduction = key.partition(":")
+    row, _, finetune = row.partition("+")
     row, _, schema = row.partition("@")
     dataset, _, model = row.partition("/")
-    if dataset not in DATASETS or not model or (finetune and finetune not in FINETUNE_OBJECTIVES):
-        raise SystemExit(f"unknown row '{key}': use dataset/model[@schema][+{'|'.join(FINETUNE_OBJECTIVES)}] "
-                         f"with a dataset of {', '.join(DATASETS)}")
-    return dataset, model, schema or SCHEMAS[dataset], finetune
+    if (dataset not in DATASETS or not model or (finetune and finetune not in FINETUNE_OBJECTIVES)
+            or (reduction and reduction not in REDUCTIONS)):
+        raise SystemExit(f"unknown row '{key}': use dataset/model[@schema][+{'|'.join(FINETUNE_OBJECTIVES)}]"
+                         f"[:{'|'.join(REDUCTIONS)}] with a dataset of {', '.join(DATASETS)}")
+    if reduction == "pca":
+        raise SystemExit(f"'{key}': the PCA is every row's reduction; drop ':pca'")
+    return Row(dataset, model, schema or SCHEMAS[dataset], finetune, reduction or "pca")
 
 
 def record_paths(key: str, k: int) -> tuple[Path, Path]:
     """The rank table and the JSON record of seed ``k`` of row ``key``."""
-    folder = RECORDS / key.replace("/", "-").replace("@", "-").replace("+", "-")
+    folder = RECORDS / key.replace("/", "-").replace("@", "-").replace("+", "-").replace(":", "-")
     return folder / f"seed{k}.parquet", folder / f"seed{k}.json"
 
 
@@ -105,15 +119,16 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     Seed k trains with the default seed + k, as replica k of `gerec run --seeds N` does; seed 0
     gives no seed at all, so it is exactly `gerec run`'s own model.
     """
-    dataset, model, schema, finetune = parse_key(key)
+    dataset, model, schema, finetune, reduction = parse_key(key)
     fmt, path, items = DATASETS[dataset]
     # one workspace per (row, seed); a row on another schema or scorer has its own guided scores
     ws = Workspace.resolve(workdir / dataset / (replica(model, k) + ("" if schema == SCHEMAS[dataset] else f"@{schema}")
-                                                + (f"+{finetune}" if finetune else "")))
+                                                + (f"+{finetune}" if finetune else "")
+                                                + ("" if reduction == "pca" else f"-{reduction}")))
     settings = {**base_settings(dataset, model), **({"seed": SEED + k} if k else {})}
     config = RunConfig(data=Path(path), fmt=fmt, items=Path(items) if items else None, models=(model,),
                        schema=schema, finetune=finetune, finetune_settings=FINETUNE_SETTINGS if finetune else {},
-                       settings=settings, device=device,
+                       settings=settings, device=device, reduction=reduction,
                        arms=compared(dataset)[2:])
     started = time.perf_counter()
     _reuse_scores(ws, workdir / dataset)
@@ -201,7 +216,7 @@ def recorded(key: str, k: int) -> bool:
 def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
     """The comparison of ``key``'s recorded seeds, rebuilt from the records alone (the data is
     imported again for the buckets; it must be the data the seeds were trained on)."""
-    dataset, model, schema, finetune = parse_key(key)
+    dataset, model, schema, finetune, reduction = parse_key(key)
     fmt, path, items = DATASETS[dataset]
     ws = Workspace.resolve(workdir / dataset / "data")
     if not ws.interactions_path.exists():
@@ -248,7 +263,7 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
                 and all(len(runs.get(v, [])) == seeds for v in compared(dataset)))
     return {"dataset": dataset, "model": model, "seeds": seeds, "recorded_seeds": done, "complete": complete,
             "popularity": doc["popularity"], "row": row, "training": training,
-            "settings": expected, "schema": schema, "finetune": finetune or None,
+            "settings": expected, "schema": schema, "finetune": finetune or None, "reduction": reduction,
             "stages": {f"seed{r['seed_index']}": r["stages"] for r in records},
             "seed_seconds": {f"seed{r['seed_index']}": r["session_seconds"] for r in records},
             "command": f"python benchmarks/protocol.py --plan {key} --seeds {seeds}",
@@ -257,11 +272,13 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
 
 
 def plain_key(key: str) -> str | None:
-    """The row a variant row is held against: a fine-tuned row's zero-shot row (same schema), a
-    schema row's row on the dataset's shipped schema; None for a plain row."""
-    if "+" in key:
-        return key.partition("+")[0]
-    return key.partition("@")[0] if "@" in key else None
+    """The row a variant row is held against: a reduction row's row with the PCA (same schema and
+    scorer), a fine-tuned row's zero-shot row (same schema), a schema row's row on the dataset's
+    shipped schema; None for a plain row."""
+    for mark in (":", "+", "@"):
+        if mark in key:
+            return key.partition(mark)[0]
+    return None
 
 
 def versus_plain(key: str, done: list[int]) -> dict[str, Any] | None:
@@ -278,15 +295,23 @@ def versus_plain(key: str, done: list[int]) -> dict[str, Any] | None:
     rng = np.random.default_rng(BOOT_SEED)
     idx = rng.integers(0, len(tables[0][0]), size=(N_BOOT, len(tables[0][0])))
     out: dict[str, Any] = {"versus": plain, "seeds": seeds, "same_base": same_base, "arms": {}}
-    for arm in ("refined", "shuffled", "nouser"):
-        if not all(arm in a.column_names and arm in b.column_names for a, b in tables):
+
+    def per_user(i: int, arm: str) -> dict[str, np.ndarray]:  # i: 0 this row, 1 the plain row
+        return {name: np.mean([metrics_from_ranks(torch.from_numpy(t[i][arm].to_numpy().astype(np.int64)))[name]
+                               .numpy() for t in tables], axis=0) for name in ("NDCG@10", "MRR@10")}
+
+    # a reduction row changes the reduced-only control too: its refined arm is also held against
+    # the plain row's reduced-only arm, the control every other row is judged by
+    pairs = [(arm, arm) for arm in ("refined", "shuffled", "nouser")]
+    if parse_key(key).reduction != "pca":
+        pairs += [("reduced", "reduced"), ("refined", "reduced")]
+    for arm, other in pairs:
+        if not all(arm in a.column_names and other in b.column_names for a, b in tables):
             continue
-        per_user = [{name: np.mean([metrics_from_ranks(torch.from_numpy(t[i][arm].to_numpy().astype(np.int64)))[name]
-                                    .numpy() for t in tables], axis=0) for name in ("NDCG@10", "MRR@10")}
-                    for i in (0, 1)]
-        out["arms"][arm] = {name: {"row": float(per_user[0][name].mean()), "plain": float(per_user[1][name].mean()),
-                                   "change": relative_change(per_user[0][name], per_user[1][name], idx).to_dict()}
-                            for name in ("NDCG@10", "MRR@10")}
+        mine, theirs = per_user(0, arm), per_user(1, other)
+        out["arms"][arm if arm == other else f"{arm} vs {other}"] = {
+            name: {"row": float(mine[name].mean()), "plain": float(theirs[name].mean()),
+                   "change": relative_change(mine[name], theirs[name], idx).to_dict()} for name in ("NDCG@10", "MRR@10")}
     return out
 
 
@@ -305,8 +330,8 @@ def summary(runs: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan", default=",".join(PLAN),
-                        help="rows in order: dataset/model[@schema][+direct|+residual] (another attribute schema; "
-                             "scores from a LoRA fine-tuned scorer)")
+                        help="rows in order: dataset/model[@schema][+direct|+residual][:reduction] (another attribute "
+                             "schema; scores from a LoRA fine-tuned scorer; another reduction of the base table)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per row (0 .. N-1)")
     parser.add_argument("--only-seed", type=int, default=None, help="train and record this one seed of each row")
     parser.add_argument("--threads", type=int, default=2)

@@ -312,7 +312,8 @@ def protocol() -> None:
         print("\nbest/run epochs: " + "; ".join(f"{k} {v}" for k, v in epochs.items()))
         versus = run.get("versus_plain")
         if versus:
-            this = f"+{run['finetune']}" if run.get("finetune") else f"@{run['schema']}"
+            this = (f":{run['reduction']}" if run.get("reduction", "pca") != "pca"
+                    else f"+{run['finetune']}" if run.get("finetune") else f"@{run['schema']}")
             print(f"\nagainst the same arms of {versus['versus']} (seeds {versus['seeds']}; the same base models: "
                   f"{'yes' if versus['same_base'] else 'NO'}):\n")
             print(f"| arm | NDCG@10 {this} | {versus['versus']} | change [95% interval] | MRR@10 change |")

@@ -32,6 +32,7 @@ def run(
     seeds: Annotated[int, typer.Option(help="Train every model and arm this many times (seed, seed + 1, ...); tables average the seeds and show their spread. PROTOCOL.md asks for 3.")] = 1,
     cold_items: Annotated[float, typer.Option(help="Share of items held out of training as cold items (first seen last in time); the results then have a held-out bucket.")] = 0.0,
     arms: Annotated[str, typer.Option(help="Arms trained beside base and base-continued, comma-separated: reduced, refined, shuffled, nouser (refined with β = 0), metadata (genres/categories for the scores).")] = ",".join(ARMS),
+    reduction: Annotated[str, typer.Option(help="How each base item table is reduced to d − m dimensions: pca | linear (score-preserving) | orthogonal (PCA of what the guided scores do not explain).")] = "pca",
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Run the pipeline end to end: data → base models → guided attribute scores → feature store →
@@ -45,7 +46,7 @@ def run(
     config = RunConfig(data=data, fmt=fmt, items=items, models=names, schema=schema, backend=backend, lm=lm,
                        finetune=finetune, quick=quick, settings=settings(None, set_, seed), device=device(ctx),
                        cold_items=cold_items, seeds=seeds, finetune_settings=settings(None, finetune_set),
-                       arms=tuple(a.strip() for a in arms.split(",") if a.strip()))
+                       arms=tuple(a.strip() for a in arms.split(",") if a.strip()), reduction=reduction)
     outcome = run_all(workspace(ctx), config, tuple(force or ()), Console(stderr=True, quiet=json_out),
                       show_progress=not json_out)
     if json_out:

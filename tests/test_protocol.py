@@ -310,3 +310,34 @@ def test_a_gain_by_an_arm_with_one_hitting_user_has_no_interval() -> None:
     assert change_text(iv.to_dict()).endswith("(too few hits for an interval)")
     many = relative_change(np.where(rng.random(40) < 0.5, 0.4, 0.0), old, idx)  # both arms hit often
     assert many.low > -1.0 and np.isfinite(many.high)
+
+
+def test_a_reduction_is_a_run_option_and_a_protocol_row() -> None:
+    """`gerec run --reduction` keys the reduce stage (the PCA keeps the key of earlier workspaces),
+    and the sweep's row ``dataset/model:orthogonal`` is held against its PCA row."""
+    import sys
+    from pathlib import Path
+
+    from gerec.errors import GerecError
+    from gerec.steps.run import RunConfig, stages
+
+    def reduce_params(config: RunConfig) -> dict:
+        return next(s for s in stages(Workspace.resolve("unused"), config, None, False) if s.name == "reduce:sasrec").params
+
+    assert reduce_params(RunConfig()) == {"reduction": "pca"}
+    assert reduce_params(RunConfig(reduction="orthogonal")) == {"reduction": "orthogonal"}
+    with pytest.raises(GerecError, match="unknown reduction 'ortho'"):
+        RunConfig(reduction="ortho")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import protocol
+
+    row = protocol.parse_key("ml-100k/sasrec@movies-extended+residual:orthogonal")
+    assert (row.schema, row.finetune, row.reduction) == ("movies-extended", "residual", "orthogonal")
+    assert protocol.parse_key("ml-100k/sasrec").reduction == "pca"
+    assert protocol.plain_key("ml-100k/sasrec+residual:orthogonal") == "ml-100k/sasrec+residual"
+    assert protocol.plain_key("ml-100k/sasrec:orthogonal") == "ml-100k/sasrec"
+    assert protocol.plain_key("ml-100k/sasrec@movies-extended") == "ml-100k/sasrec" and not protocol.plain_key("ml-100k/sasrec")
+    assert protocol.record_paths("ml-100k/sasrec:orthogonal", 1)[1].parent.name == "ml-100k-sasrec-orthogonal"
+    for bad in ("ml-100k/sasrec:pca", "ml-100k/sasrec:svd"):
+        with pytest.raises(SystemExit):
+            protocol.parse_key(bad)

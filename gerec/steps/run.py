@@ -21,6 +21,7 @@ from gerec.config import check, choice, update
 from gerec.errors import GerecError
 from gerec.names import ARMS, DEFAULT_ENCODER, FINETUNE_OBJECTIVES, LABELS, MODELS, OPTIONAL_ARMS, index_name, replica
 from gerec.pipeline.runner import Pipeline, Stage, fingerprint
+from gerec.refine.reduce import REDUCTIONS
 from gerec.workspace import Workspace
 
 
@@ -44,6 +45,7 @@ class RunConfig:
     cold_items: float = 0.0  # share of items held out of training as cold items (PROTOCOL.md)
     seeds: int = 1  # replicas of every model and arm (PROTOCOL.md asks for 3); replica k trains with seed + k
     arms: tuple[str, ...] = ARMS  # the arms trained from the store beside base and base-continued (refined always)
+    reduction: str = "pca"  # how each base table is reduced to d − m (gerec/refine/reduce.py)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -52,6 +54,7 @@ class RunConfig:
         if unknown:
             raise GerecError(f"unknown model '{unknown[0]}'; choose from {', '.join(MODELS)}")
         check("seeds", self.seeds, 1, 100)
+        choice("reduction", self.reduction, REDUCTIONS)
         if self.finetune:
             choice("finetune", self.finetune, FINETUNE_OBJECTIVES)
         if self.finetune_settings and not self.finetune:
@@ -162,14 +165,15 @@ def _guided_stage(ws: Workspace, config: RunConfig, console: Console, show_progr
     return Stage("guided", run, params, after, (ws.item_attributes_path, ws.user_attributes_path))
 
 
-def _reduce_stage(ws: Workspace, model: str) -> Stage:
+def _reduce_stage(ws: Workspace, model: str, reduction: str) -> Stage:
     def run() -> str:
         from gerec.steps.features import reduce_base_model
 
-        r = reduce_base_model(ws, model)
-        return f"{r['method']} d={r['d']} → k={r['k']} (kept {r['explained']:.1%} of the variance)"
+        r = reduce_base_model(ws, model, reduction)
+        beyond = f"; the guided scores explain {r['guided_r2']:.1%} of the table" if "guided_r2" in r else ""
+        return f"{r['method']} d={r['d']} → k={r['k']} (kept {r['explained']:.1%} of the variance{beyond})"
 
-    return Stage(f"reduce:{model}", run, {"reduction": "pca"}, ("guided", f"base:{model}"), (ws.reduced_path(model),))
+    return Stage(f"reduce:{model}", run, {"reduction": reduction}, ("guided", f"base:{model}"), (ws.reduced_path(model),))
 
 
 def _features_stage(ws: Workspace, config: RunConfig, console: Console, show_progress: bool) -> Stage:
@@ -253,7 +257,7 @@ def stages(ws: Workspace, config: RunConfig, console: Console, show_progress: bo
     out = [_data_stage(ws, config)]
     out += [_base_stage(ws, config, m, console, show_progress) for m in config.keys()]
     out.append(_guided_stage(ws, config, console, show_progress))
-    out += [_reduce_stage(ws, m) for m in config.keys()]
+    out += [_reduce_stage(ws, m, config.reduction) for m in config.keys()]
     out.append(_features_stage(ws, config, console, show_progress))
     # seed by seed, the method and its strongest-looking controls first: a sweep stopped midway
     # leaves whole replicas, which is what a comparison can use
