@@ -52,7 +52,7 @@ def materialize(
     json_out: JsonOption = False,
 ) -> None:
     """Reduce base item embeddings, ingest changed rows into the offline store, materialize them online."""
-    from gerec.steps.features import materialize
+    from gerec.steps.features import materialize, reduction_line
 
     configure_threads(ctx)
     names = [m.strip() for m in base_models.split(",") if m.strip()] if base_models else None
@@ -62,8 +62,7 @@ def materialize(
         print_json(report)
         return
     for r in report["reduced"]:
-        beyond = f"; the guided scores explain {r['guided_r2']:.1%} of the table" if "guided_r2" in r else ""
-        console.print(f"reduced {r['base_model']}: {r['method']} d={r['d']} → k={r['k']} (kept {r['explained']:.1%}{beyond})")
+        console.print(f"reduced {r['base_model']}: {reduction_line(r)}")
     table = Table(title=f"materialized ({report['mode']})")
     for col in ("feature view", "new rows ingested", "rows materialized", "entities", "seconds"):
         table.add_column(col, justify="left" if col == "feature view" else "right")

@@ -17,7 +17,7 @@ from gerec.steps.data import cold_items, sequences
 from gerec.training import load_checkpoint, user_queries
 from gerec.workspace import Workspace
 
-__all__ = ["apply", "materialize", "reduce_base_model"]
+__all__ = ["apply", "materialize", "reduce_base_model", "reduction_line"]
 
 
 def reduce_base_model(ws: Workspace, base_model: str, method: str = "pca", k: int | None = None,
@@ -47,6 +47,14 @@ def reduce_base_model(ws: Workspace, base_model: str, method: str = "pca", k: in
     reduction = fit_reduction(table[warm], k, method, queries, seed, None if guided is None else guided[warm])
     write_reduced(ws, base_model, reduction.transform(table, guided), f"{method} k={k} of d={d}")
     return {"base_model": base_model, **reduction.to_dict(), "d": d, "m": m}
+
+
+def reduction_line(r: dict[str, Any]) -> str:
+    """One line on a reduction of :func:`reduce_base_model`: what it kept, and for ``orthogonal``
+    how much of the base table the guided scores explain."""
+    criterion = "of the query-weighted score energy" if r["method"] == "linear" else "of the variance"
+    beyond = f"; the guided scores explain {r['guided_r2']:.1%} of the table" if "guided_r2" in r else ""
+    return f"{r['method']} d={r['d']} → k={r['k']} (kept {r['explained']:.1%} {criterion}{beyond})"
 
 
 def materialize(ws: Workspace, base_models: list[str] | None = None, reduction: str = "pca", k: int | None = None,

@@ -167,11 +167,9 @@ def _guided_stage(ws: Workspace, config: RunConfig, console: Console, show_progr
 
 def _reduce_stage(ws: Workspace, model: str, reduction: str) -> Stage:
     def run() -> str:
-        from gerec.steps.features import reduce_base_model
+        from gerec.steps.features import reduce_base_model, reduction_line
 
-        r = reduce_base_model(ws, model, reduction)
-        beyond = f"; the guided scores explain {r['guided_r2']:.1%} of the table" if "guided_r2" in r else ""
-        return f"{r['method']} d={r['d']} → k={r['k']} (kept {r['explained']:.1%} of the variance{beyond})"
+        return reduction_line(reduce_base_model(ws, model, reduction))
 
     return Stage(f"reduce:{model}", run, {"reduction": reduction}, ("guided", f"base:{model}"), (ws.reduced_path(model),))
 
