@@ -159,7 +159,7 @@ def test_orthogonal_reduction_through_the_store(fresh: Workspace) -> None:
 
     report = reduce_base_model(fresh, "sasrec", "orthogonal")
     assert report["method"] == "orthogonal" and 0.0 <= report["guided_r2"] <= 1.0
-    scores = pq.read_table(fresh.features_dir / "item_attributes.parquet").sort_by("item_id")
+    scores = pq.read_table(fresh.item_attributes_path).sort_by("item_id")
     guided = np.stack([scores[a].to_numpy() for a in fresh.guided_manifest()["attributes"]], axis=1)
     reduced = np.stack(pq.read_table(fresh.reduced_path("sasrec"))["vector"].to_pylist())
     assert np.abs((guided - guided.mean(axis=0)).T @ reduced).max() < 1e-3 * np.abs(reduced).sum()

@@ -39,7 +39,7 @@ def reduce_base_model(ws: Workspace, base_model: str, method: str = "pca", k: in
         seqs = sequences(ws)
         queries = user_queries(model, seqs, seqs.users, "valid").astype(np.float64)
     if method == "orthogonal":  # the items' attribute scores, rows in item-id order like the table
-        scores = pq.read_table(ws.features_dir / "item_attributes.parquet").sort_by("item_id")
+        scores = pq.read_table(ws.item_attributes_path).sort_by("item_id")
         guided = np.stack([scores[a].to_numpy() for a in ws.guided_manifest()["attributes"]], axis=1)
         if len(guided) != len(table):
             raise GerecError(f"{len(guided)} items have guided scores but base model '{base_model}' has "
