@@ -25,8 +25,8 @@ def reduce_base_model(ws: Workspace, base_model: str, method: str = "pca", k: in
     """Reduce a trained base model's item table to ``k`` (default ``d − m``) dimensions and
     save it as ``features/reduced/<model>.parquet`` for the store to ingest."""
     model = load_checkpoint(ws.model_dir("base", base_model))
-    m = len(ws.guided_manifest()["attributes"])
-    d = model.config.dim
+    attributes = ws.guided_manifest()["attributes"]
+    m, d = len(attributes), model.config.dim
     k = d - m if k is None else k
     if k < 1:
         raise GerecError(f"base width d={d} leaves no room for {m} attributes (k = d − m = {k}): "
@@ -40,7 +40,7 @@ def reduce_base_model(ws: Workspace, base_model: str, method: str = "pca", k: in
         queries = user_queries(model, seqs, seqs.users, "valid").astype(np.float64)
     if method == "orthogonal":  # the items' attribute scores, rows in item-id order like the table
         scores = pq.read_table(ws.item_attributes_path).sort_by("item_id")
-        guided = np.stack([scores[a].to_numpy() for a in ws.guided_manifest()["attributes"]], axis=1)
+        guided = np.stack([scores[a].to_numpy() for a in attributes], axis=1)
         if len(guided) != len(table):
             raise GerecError(f"{len(guided)} items have guided scores but base model '{base_model}' has "
                              f"{len(table)}: score the catalogue again (`gerec guided score`)")
