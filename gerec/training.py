@@ -210,7 +210,7 @@ def load_checkpoint(out_dir: Path, device: str | torch.device | None = "cpu") ->
 def user_queries(model: SequentialModel, seqs: Sequences, users: np.ndarray, split: str,
                  batch_size: int = 512) -> np.ndarray:
     """(len(users), d) the model's query vectors for each user's history before their ``split`` target."""
-    out = [np.zeros((0, model.config.dim), dtype=np.float32)]
+    out = [np.zeros((0, model.width), dtype=np.float32)]
     with torch.inference_mode():
         for start in range(0, len(users), batch_size):
             batch = users[start:start + batch_size]
@@ -262,9 +262,12 @@ def train(seqs: Sequences, model_config: ModelConfig, train_config: TrainConfig,
     torch.use_deterministic_algorithms(True, warn_only=True)
     model = build_model(model_config, seqs.n_items)
     model_config = model.config  # loss=auto resolved for this catalogue
+    widen = refinement is not None and refinement.widened  # the whole base model, then its table widened
+    if init is not None and widen:
+        model.load_state_dict(load_file(str(init / "model.safetensors")))
     if refinement is not None:
         refinement.apply(model)
-    if init is not None:
+    if init is not None and not widen:
         model.load_state_dict(load_file(str(init / "model.safetensors")))
     popularity = Popularity.fit(seqs)
     if model_config.loss == "sampled" and model_config.sampler == "popularity":

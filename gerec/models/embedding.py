@@ -44,10 +44,15 @@ class FusedItemTable(nn.Module):
     """(n_rows, m_frozen + k) rows ``[frozen ; trainable]``; row 0 is padding (zero, never updated).
 
     Same interface as :class:`~gerec.models.embedding.ItemTable`, so any sequential model
-    runs on it unchanged.
+    runs on it unchanged. Usually the rows are as wide as the encoder (m_frozen + k = d). A
+    *widened* table (``width`` = d given, m_frozen + k = d + lead: the whole base table beside
+    the scores, reduction ``none``) feeds the encoder its last d columns plus a learned map of
+    the ``lead`` ones, zero at the start, so a widened model starts as the base model it came
+    from; scores use every column, against a query widened to match (SequentialModel.query).
     """
 
-    def __init__(self, frozen: torch.Tensor, trainable: torch.Tensor, learn_scales: bool = False) -> None:
+    def __init__(self, frozen: torch.Tensor, trainable: torch.Tensor, learn_scales: bool = False,
+                 width: int | None = None) -> None:
         super().__init__()
         if frozen.shape[0] != trainable.shape[0]:
             raise ValueError(f"frozen rows {frozen.shape[0]} != trainable rows {trainable.shape[0]}")
@@ -58,6 +63,10 @@ class FusedItemTable(nn.Module):
         # learn_scales: one positive weight per attribute column, exp(log_scale) (starts at 1): what
         # the model makes of each attribute, readable as its importance; the scores stay the LM's
         self.log_scales = nn.Parameter(torch.zeros(frozen.shape[1])) if learn_scales else None
+        lead = self.dim - width if width is not None else 0
+        if lead < 0:
+            raise ValueError(f"a widened table needs more than the encoder's {width} columns, not {self.dim}")
+        self.adapter = nn.Parameter(torch.zeros(width, lead)) if lead else None  # (d, lead): lead columns → input
 
     def scales(self) -> torch.Tensor:
         """(m,) the positive per-attribute weights (ones when not learned)."""
@@ -80,8 +89,16 @@ class FusedItemTable(nn.Module):
     def table(self) -> torch.Tensor:
         return torch.cat([self.guided(), self.trainable], dim=1)  # (n_rows, d)
 
+    @property
+    def lead(self) -> int:
+        """Columns beyond the encoder's width (0 unless widened)."""
+        return 0 if self.adapter is None else self.adapter.shape[1]
+
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return F.embedding(ids, self.table(), padding_idx=0)  # (..., d); no gradient reaches row 0
+        table = self.table()
+        if self.adapter is not None:
+            table = table[:, self.lead:] + table[:, :self.lead] @ self.adapter.T  # (n_rows, d)
+        return F.embedding(ids, table, padding_idx=0)  # (..., d); no gradient reaches row 0
 
 
 class HistoryProfile(nn.Module):

@@ -36,15 +36,26 @@ class Refinement:
     # their guided part, because training only ever saw them as negatives
     cold: tuple[int, ...] = ()
 
+    @property
+    def widened(self) -> bool:
+        """Whether the trainable part is the whole base table (reduction ``none``): the model then
+        starts from the whole base model and its table grows by the attribute columns."""
+        return bool(self.info.get("widened"))
+
     def apply(self, model: "SequentialModel") -> None:
         """Swap the refined tables into ``model``; rows past the real items (BERT4Rec's mask
-        token) get a zero frozen part and a freshly initialized trainable part."""
+        token) get a zero frozen part and a freshly initialized trainable part — in a widened
+        table, zero lead columns beside the model's own row (the base's, after a warm start)."""
         extra = model.items.n_rows - self.frozen.shape[0]
         dim = model.config.dim
         cpu = self.frozen.device  # built on the CPU like the model; refine() moves them to the model
         frozen = torch.cat([self.frozen, torch.zeros(extra, self.frozen.shape[1], device=cpu)])
-        trainable = torch.cat([self.trainable, torch.randn(extra, self.trainable.shape[1], device=cpu) * dim ** -0.5])
-        model.refine(frozen, trainable, self.users, self.beta, self.meta())
+        if self.widened:
+            own = model.items.table().detach().to(cpu)[self.frozen.shape[0]:]  # (extra, d)
+            rows = torch.cat([torch.zeros(extra, self.trainable.shape[1] - dim, device=cpu), own], dim=1)
+        else:
+            rows = torch.randn(extra, self.trainable.shape[1], device=cpu) * dim ** -0.5
+        model.refine(frozen, torch.cat([self.trainable, rows]), self.users, self.beta, self.meta())
 
     def meta(self) -> dict[str, Any]:
         return {"frozen_dim": int(self.frozen.shape[1]), "trainable_dim": int(self.trainable.shape[1]),

@@ -86,6 +86,7 @@ class SequentialModel(nn.Module):
         self.user_guided: UserGuided | None = None  # refined models: β·g_u added to the query
         self.profile: HistoryProfile | None = None  # refined models: the history's attribute profile, per position
         self.refinement: dict[str, Any] | None = None  # how a refined table was made (None: a base model)
+        self.head: nn.Linear | None = None  # widened refined models: hidden state → the query's lead columns
         self.sampling: torch.Tensor | None = None  # sampler=popularity: (n_items,) probabilities, on the CPU
 
     def set_item_counts(self, counts: torch.Tensor) -> None:
@@ -99,12 +100,20 @@ class SequentialModel(nn.Module):
                info: dict[str, Any]) -> None:
         """Swap in a refined item table ``[frozen ; trainable]`` (rows as the current table) and,
         with ``users`` (n_users + 1, m), trainable user guided vectors; ``info`` says how they
-        were made (parts, attributes, normalization) and is what :attr:`attributes` reads."""
-        if frozen.shape[1] + trainable.shape[1] != self.config.dim:
-            raise ValueError(f"refined width {frozen.shape[1]} + {trainable.shape[1]} != model dim {self.config.dim}")
+        were made (parts, attributes, normalization) and is what :attr:`attributes` reads.
+        With ``info["widened"]`` the table is wider than the model (the whole base table beside
+        the scores) and a linear head, zero at the start, gives the query its extra columns."""
+        dim, widened = self.config.dim, bool(info.get("widened"))
+        lead = frozen.shape[1] + trainable.shape[1] - dim
+        if lead < 0 or (lead and not widened):
+            raise ValueError(f"refined width {frozen.shape[1]} + {trainable.shape[1]} != model dim {dim}")
         device = self.items.table().device
         learn = bool(info.get("learn_scales", False))
-        self.items = FusedItemTable(frozen, trainable, learn).to(device)
+        self.items = FusedItemTable(frozen, trainable, learn, dim if widened else None).to(device)
+        self.head = None
+        if lead:
+            self.head = nn.Linear(dim, lead, bias=False).to(device)
+            nn.init.zeros_(self.head.weight)  # the widened model starts scoring as its base did
         self.user_guided = UserGuided(users, beta, learn).to(device) if users is not None else None
         decay = info.get("profile_decay")
         self.profile = HistoryProfile(float(decay), self.n_items).to(device) if decay and frozen.shape[1] else None
@@ -127,10 +136,18 @@ class SequentialModel(nn.Module):
     def device(self) -> torch.device:
         return self.items.table().device
 
+    @property
+    def width(self) -> int:
+        """Width of item rows and queries: ``dim``, more for a widened refined table."""
+        return self.items.dim
+
     def query(self, hidden: torch.Tensor, users: torch.Tensor | None,
               profile: torch.Tensor | None = None) -> torch.Tensor:
         """The vector scored against item rows: the hidden state, plus in a refined model ``β·g_u``
-        and (with a history profile) the profile of the items so far, on the attribute dimensions."""
+        and (with a history profile) the profile of the items so far, on the attribute dimensions.
+        A widened model's query is ``[head(h) ; h]`` before those are added."""
+        if self.head is not None:
+            hidden = torch.cat([self.head(hidden), hidden], dim=-1)
         if profile is not None:
             m = profile.shape[-1]
             hidden = torch.cat([hidden[..., :m] + profile, hidden[..., m:]], dim=-1)

@@ -1,6 +1,7 @@
 """Reduce the base model's item embeddings to ``k`` dimensions (DESIGN step 5).
 
-Three linear maps ``r = (e − mean) · Wᵀ``, all fit on the base model before refinement:
+Three linear maps ``r = (e − mean) · Wᵀ``, all fit on the base model before refinement, and
+one that keeps the table whole:
 
 - ``pca``: scikit-learn PCA of the base item table — keeps the directions along which
   items differ most.
@@ -13,6 +14,11 @@ Three linear maps ``r = (e − mean) · Wᵀ``, all fit on the base model before
   least-squares fit on the items' (centred) attribute scores, ``r = (e − mean − (g − ḡ)·B) · Wᵀ``.
   In the refined table the frozen ĝ already carries the attribute directions; this starts the
   trainable part on the rest instead of spending its width on a copy of them (issue 16).
+- ``none``: the base table as it is (``k = d``). Each truncation above drops about the same
+  share of every item's vector, and a rare item has too few events to win it back: on Beauty,
+  Games and Beauty-extended SASRec the reduced-only arm lost 12–28% against base-continued on
+  items with 1–4 training events (benchmarks/README.md). With ``none`` the refined model keeps
+  the whole base model and widens instead, ``[ĝ (m) ; e (d)]`` (gerec/models/embedding.py).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import numpy as np
 
 from gerec.errors import GerecError
 
-REDUCTIONS = ("pca", "linear", "orthogonal")
+REDUCTIONS = ("pca", "linear", "orthogonal", "none")
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,12 @@ class Reduction:
 def fit_reduction(table: np.ndarray, k: int, method: str = "pca", queries: np.ndarray | None = None,
                   seed: int = 42, guided: np.ndarray | None = None) -> Reduction:
     """Fit a ``k``-dimensional reduction of ``table`` (n, d); ``linear`` needs the base ``queries``
-    (U, d), ``orthogonal`` the guided scores of the same rows (n, m)."""
+    (U, d), ``orthogonal`` the guided scores of the same rows (n, m). ``none`` needs ``k = d``."""
     n, d = table.shape
+    if method == "none":
+        if k != d:
+            raise GerecError(f"the 'none' reduction keeps all d={d} dimensions, not k={k}")
+        return Reduction("none", np.zeros(d), np.eye(d), 1.0)
     if not 1 <= k <= min(n, d):
         raise GerecError(f"reduced width k={k} must be between 1 and min(items, base width) = {min(n, d)}")
     if method in ("pca", "orthogonal"):

@@ -22,12 +22,13 @@ __all__ = ["apply", "materialize", "reduce_base_model", "reduction_line"]
 
 def reduce_base_model(ws: Workspace, base_model: str, method: str = "pca", k: int | None = None,
                       seed: int = 42) -> dict[str, Any]:
-    """Reduce a trained base model's item table to ``k`` (default ``d − m``) dimensions and
-    save it as ``features/reduced/<model>.parquet`` for the store to ingest."""
+    """Reduce a trained base model's item table to ``k`` (default ``d − m``; ``d`` for the
+    ``none`` reduction, which keeps it whole) dimensions and save it as
+    ``features/reduced/<model>.parquet`` for the store to ingest."""
     model = load_checkpoint(ws.model_dir("base", base_model))
     attributes = ws.guided_manifest()["attributes"]
     m, d = len(attributes), model.config.dim
-    k = d - m if k is None else k
+    k = (d if method == "none" else d - m) if k is None else k
     if k < 1:
         raise GerecError(f"base width d={d} leaves no room for {m} attributes (k = d − m = {k}): "
                          f"train the base model with dim={m + 16} or more")

@@ -88,8 +88,8 @@ def indexed_model(ws: Workspace, index: ItemIndex, device: str | None = "cpu") -
         raise GerecError(f"{model_dir} was trained again after its index was built: rebuild the index "
                          f"(`gerec index build --model {source['model']} --variant {source['variant']}`)")
     model = load_checkpoint(model_dir, device)
-    if index.dim != model.config.dim:
-        raise GerecError(f"the index has width {index.dim}, {model_dir} {model.config.dim}: rebuild the index")
+    if index.dim != model.width:
+        raise GerecError(f"the index has width {index.dim}, {model_dir} {model.width}: rebuild the index")
     return model
 
 

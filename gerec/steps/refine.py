@@ -1,7 +1,10 @@
 """Refined-model verb: assemble the refined tables from the feature store and train on them.
 
 ``variant`` selects what the item table is made of, always at the base model's width
-``d`` (so every variant has the same capacity and the comparison is fair):
+``d`` (so every variant has the same capacity and the comparison is fair) — or, when the
+store holds the whole base table (reduction ``none``), at ``m + d``: the base table kept beside
+the m attribute columns, and the whole base model as the start (its base-continued arm is then
+the control with the same start, the same encoder and the same item rows, less the columns):
 
 - ``refined`` (the method): ``[ĝ (m, frozen) ; r (d − m, trainable)]`` plus user vectors ``β·g_u``;
 - ``reduced`` (ablation, no language model): ``[z (m, trainable, random) ; r (d − m, trainable)]``;
@@ -89,14 +92,15 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
                              "`gerec features materialize`)")
         latent = vectors(frame, "item_base_reduced__vector", item_ids, "item_id")
         reduction = str(frame["item_base_reduced__reduction"].dropna().iloc[0])
-        if latent.shape[1] != dim - m:
+        if latent.shape[1] not in (dim - m, dim):
             raise GerecError(f"reduced embeddings of '{base_model}' have width {latent.shape[1]}, but d − m = "
-                             f"{dim} − {m} = {dim - m}: materialize the store again with the default width k")
+                             f"{dim} − {m} = {dim - m} (or d for the 'none' reduction): materialize the store "
+                             "again with the default width k")
     scale = _scale(latent[warm]) if alpha is None else alpha
     item_norm = Normalizer.fit(guided[warm], normalization, scale)
     info = {"variant": variant, "base_model": base_model, "reduction": reduction,
             "attributes": attributes, "normalization": item_norm.to_dict(),
-            "profile_decay": profile_decay, "learn_scales": learn_scales}
+            "profile_decay": profile_decay, "learn_scales": learn_scales, "widened": latent.shape[1] == dim}
     if variant == "reduced":
         random = (rng.standard_normal((n_items, m)) * _scale(latent[warm])).astype(np.float32)
         return Refinement(torch.zeros(n_items + 1, 0), _with_padding(np.concatenate([random, latent], axis=1)),
@@ -148,4 +152,4 @@ def train_refined(ws: Workspace, base_model: str, variant: str = "refined", sett
                                        train_config.seed, profile_decay, learn_scales)
     return train(sequences(ws), model_config, train_config, ws.model_dir(variant, base_model), resume=resume,
                  data_files=ws.data_manifest()["files"], console=console, show_progress=show_progress,
-                 refinement=refinement, device=device)
+                 refinement=refinement, device=device, init=base_dir if refinement.widened else None)
