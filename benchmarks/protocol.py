@@ -19,6 +19,7 @@ Run: python benchmarks/protocol.py --threads 2                              # th
      python benchmarks/protocol.py --plan ml-100k/sasrec@movies-extended    # the row on another schema
      python benchmarks/protocol.py --plan ml-100k/sasrec+residual           # scores from residual LoRA fine-tuning
      python benchmarks/protocol.py --plan ml-100k/sasrec:orthogonal         # another reduction of the base table
+     python benchmarks/protocol.py --plan amazon-beauty/sasrec:none      # the whole base table, widened refined models
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def apply_(
 def materialize(
     ctx: typer.Context,
     full: Annotated[bool, typer.Option("--full", help="Materialize everything from the epoch, not just what is new.")] = False,
-    reduction: Annotated[str, typer.Option(help="pca | linear (score-preserving map fit on the base model's user queries) | orthogonal (PCA of what the guided scores do not explain).")] = "pca",
+    reduction: Annotated[str, typer.Option(help="pca | linear (score-preserving map fit on the base model's user queries) | orthogonal (PCA of what the guided scores do not explain) | none (the whole table, k = d: refined models widen to d + m).")] = "pca",
     k: Annotated[Optional[int], typer.Option(help="Reduced width (default d − m: refined and base tables equally wide).")] = None,
     base_models: Annotated[Optional[str], typer.Option(help="Base models to reduce, comma-separated (default: every trained one).")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,

@@ -32,7 +32,7 @@ def run(
     seeds: Annotated[int, typer.Option(help="Train every model and arm this many times (seed, seed + 1, ...); tables average the seeds and show their spread. PROTOCOL.md asks for 3.")] = 1,
     cold_items: Annotated[float, typer.Option(help="Share of items held out of training as cold items (first seen last in time); the results then have a held-out bucket.")] = 0.0,
     arms: Annotated[str, typer.Option(help="Arms trained beside base and base-continued, comma-separated: reduced, refined, shuffled, nouser (refined with β = 0), metadata (genres/categories for the scores).")] = ",".join(ARMS),
-    reduction: Annotated[str, typer.Option(help="How each base item table is reduced to d − m dimensions: pca | linear (score-preserving) | orthogonal (PCA of what the guided scores do not explain).")] = "pca",
+    reduction: Annotated[str, typer.Option(help="How each base item table is reduced to d − m dimensions: pca | linear (score-preserving) | orthogonal (PCA of what the guided scores do not explain) | none (keep the whole base table: refined models widen to d + m and start from the whole base model).")] = "pca",
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Run the pipeline end to end: data → base models → guided attribute scores → feature store →

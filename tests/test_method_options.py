@@ -1,5 +1,6 @@
 """Options of the method (issue 16): a per-position history profile in the items' attribute
-space, and learned positive per-attribute weights and β."""
+space, learned positive per-attribute weights and β, and the widened table that keeps the
+whole base model (reduction ``none``)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,81 @@ def test_options_train_save_and_load(tmp_path) -> None:
 
     share = evaluate(ws, ["sasrec"], n_boot=50, write=False)["rows"][0]["attribution"]["refined"]
     assert set(share["learned_scales"]) == set(share["importance"]) and min(share["learned_scales"].values()) > 0
+
+
+@pytest.mark.parametrize("model", ["sasrec", "gru4rec", "bert4rec"])
+def test_a_widened_model_starts_as_its_base_and_learns_the_attribute_columns(model: str) -> None:
+    """Reduction ``none``: the base table stays whole beside the scores, [ĝ ; e] at width m + d;
+    the adapter into the encoder and the query's head start at zero, so before training the
+    widened model (without user vectors) scores exactly as the base model it starts from."""
+    torch.manual_seed(0)
+    config = ModelConfig(model=model, dim=DIM, max_len=10, layers=1, heads=2, dropout=0.0)
+    base = build_model(config, N_ITEMS).eval()
+    net = build_model(config, N_ITEMS)
+    net.load_state_dict(base.state_dict())
+    frozen = torch.cat([torch.zeros(1, M), torch.randn(N_ITEMS, M)])
+    table = base.catalogue().detach()
+    info = {"attributes": [f"a{i}" for i in range(M)], "widened": True}
+    Refinement(frozen, table.clone(), None, 0.0, info).apply(net)
+    net.eval()
+    assert net.width == DIM + M and net.catalogue().shape == (N_ITEMS + 1, DIM + M) and net.attributes
+    histories, users = torch.tensor([[0, 3, 7, 1, 9], [4, 12, 5, 6, 2]]), torch.tensor([1, 2])
+    with torch.no_grad():
+        assert torch.allclose(net.score(histories, users), base.score(histories, users), atol=1e-5)
+        if model == "bert4rec":  # the mask token's row is the base model's own
+            assert torch.equal(net.items.table()[-1, M:], base.items.table()[-1])
+    net.train()
+    _, loss = net(torch.tensor([[0, 3, 7, 1, 9, 4], [4, 12, 5, 6, 2, 8]]), torch.Generator().manual_seed(0))
+    loss.backward()
+    assert net.items.adapter.grad.abs().sum() > 0 and net.head.weight.grad.abs().sum() > 0
+    assert net.items.frozen.requires_grad is False
+
+
+def test_a_widened_table_is_refused_without_the_flag() -> None:
+    net = build_model(ModelConfig(dim=DIM, max_len=10, layers=1, heads=2), N_ITEMS)
+    with pytest.raises(ValueError, match="refined width"):
+        Refinement(torch.zeros(N_ITEMS + 1, M), torch.zeros(N_ITEMS + 1, DIM), None, 0.0, {"attributes": []}).apply(net)
+
+
+def test_the_none_reduction_trains_a_widened_model_from_the_whole_base(tmp_path) -> None:
+    """Through the store: ``none`` stores the base table as it is; every arm from it is widened,
+    starts from the base checkpoint (recorded as the warm start), and saves and loads."""
+    from gerec.artifacts import read_json, sha256_file
+    from gerec.errors import GerecError
+    from gerec.refine.reduce import fit_reduction
+    from gerec.steps.features import apply, materialize
+    from gerec.steps.refine import train_refined
+    from gerec.training import load_checkpoint
+
+    from small_workspace import make_workspace
+
+    table = np.random.default_rng(0).standard_normal((20, 8))
+    assert np.array_equal(fit_reduction(table, 8, "none").transform(table), table.astype(np.float32))
+    with pytest.raises(GerecError, match="keeps all d=8"):
+        fit_reduction(table, 6, "none")
+    ws = make_workspace(tmp_path / "ws")
+    apply(ws)
+    report = materialize(ws, reduction="none", show_progress=False)["reduced"][0]
+    base = load_checkpoint(ws.model_dir("base", "sasrec"))
+    d, m = base.config.dim, report["m"]
+    assert (report["method"], report["k"]) == ("none", d)
+    for variant in ("refined", "reduced"):
+        result = train_refined(ws, "sasrec", variant, {"epochs": 1}, show_progress=False)
+        folder = ws.model_dir(variant, "sasrec")
+        config = read_json(folder / "config.json")
+        assert config["warm_start"] == sha256_file(ws.model_dir("base", "sasrec") / "model.safetensors")
+        assert config["refine"]["widened"] and result.model.width == d + m
+        loaded = load_checkpoint(folder)
+        assert torch.allclose(loaded.catalogue()[:, -d:], result.model.cpu().catalogue()[:, -d:])
+        assert bool(loaded.attributes) == (variant == "refined")
+    # the index serves the widened vectors: the model's own top-k, with exact attribute reasons
+    from gerec.serving.answers import recommendations
+    from gerec.steps.index import build_index
+    from gerec.steps.recommend import load_recommender
+
+    assert build_index(ws, "sasrec", "refined")["width"] == d + m
+    rec = load_recommender(ws, "refined-sasrec")
+    answer = recommendations(rec, user_id=3, k=5)
+    assert len(answer["items"]) == 5
+    for item in answer["items"]:
+        assert abs(sum(item["attributes"].values()) + item["latent"] - item["score"]) < 1e-4
