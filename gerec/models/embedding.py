@@ -87,7 +87,7 @@ class FusedItemTable(nn.Module):
         return self.trainable.shape[0]
 
     def table(self) -> torch.Tensor:
-        return torch.cat([self.guided(), self.trainable], dim=1)  # (n_rows, d)
+        return torch.cat([self.guided(), self.trainable], dim=1)  # (n_rows, m + k): d, or wider when widened
 
     @property
     def lead(self) -> int:
