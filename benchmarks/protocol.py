@@ -151,7 +151,8 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
         m = read_json(ws.model_dir(arm, model) / "metrics.json")
         record["arms"][arm] = {"budgeted": r.budgeted, "shares": r.shares,
                                "training": {"epochs": m["epochs"], "best_epoch": m["best_epoch"],
-                                            "stopped": m["stopped"], "seconds": m["seconds"]}}
+                                            "stopped": m["stopped"], "seconds": m["seconds"],
+                                            "valid": m["valid"]}}  # at the best epoch: what a default is chosen on
     # each stage's key (a digest of its inputs) and its seconds when it last ran (a resumed seed
     # skips finished stages)
     record.update({"stages": {name: {"key": r["key"], "seconds": r["seconds"], "finished": r["finished"]}
