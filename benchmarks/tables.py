@@ -310,6 +310,13 @@ def protocol() -> None:
                   f"{share['median_share']:.1%}); most important {', '.join(f'{a} {v:.3f}' for a, v in top)}")
         epochs = {k: f"{t['best_epoch']}/{t['epochs']} ({t['stopped']})" for k, t in run["training"].items()}
         print("\nbest/run epochs: " + "; ".join(f"{k} {v}" for k, v in epochs.items()))
+        valid: dict[str, list[float]] = {}  # only newer records carry it
+        for k, t in run["training"].items():
+            if t.get("valid"):
+                valid.setdefault(k.split("/")[0], []).append(t["valid"]["NDCG@10"])
+        if valid:
+            print("\nvalidation NDCG@10 at the best epoch (mean over the seeds that record it): "
+                  + "; ".join(f"{arm} {statistics.mean(v):.4f} ({len(v)})" for arm, v in valid.items()))
         versus = run.get("versus_plain")
         if versus:
             this = (f":{run['reduction']}" if run.get("reduction", "pca") != "pca"
