@@ -20,6 +20,7 @@ Run: python benchmarks/protocol.py --threads 2                              # th
      python benchmarks/protocol.py --plan ml-100k/sasrec+residual           # scores from residual LoRA fine-tuning
      python benchmarks/protocol.py --plan ml-100k/sasrec:orthogonal         # another reduction of the base table
      python benchmarks/protocol.py --plan amazon-beauty/sasrec:none      # the whole base table, widened refined models
+     python benchmarks/protocol.py --plan amazon-beauty/sasrec:none~frozen  # ... training only what refinement adds
 """
 
 from __future__ import annotations
@@ -88,14 +89,19 @@ class Row(NamedTuple):
     schema: str
     finetune: str  # "": zero-shot scores
     reduction: str  # how the base table is reduced (gerec/refine/reduce.py)
+    freeze_base: bool  # the arms train only what refinement adds to the whole base model (reduction none)
 
 
 def parse_key(key: str) -> Row:
-    """The parts of a row key ``dataset/model[@schema][+objective][:reduction]``: another attribute
-    schema than the dataset's shipped one (``ml-100k/sasrec@movies-extended``), scores from a LoRA
-    fine-tuned scorer (``ml-100k/sasrec+residual``: each seed's scorer learns what that seed's base
-    model misses), another reduction of the base table (``ml-100k/sasrec:orthogonal``)."""
-    row, _, reduction = key.partition(":")
+    """The parts of a row key ``dataset/model[@schema][+objective][:reduction][~frozen]``: another
+    attribute schema than the dataset's shipped one (``ml-100k/sasrec@movies-extended``), scores from a
+    LoRA fine-tuned scorer (``ml-100k/sasrec+residual``: each seed's scorer learns what that seed's base
+    model misses), another reduction of the base table (``ml-100k/sasrec:orthogonal``), arms that train
+    only what refinement adds to the whole base model (``amazon-beauty/sasrec:none~frozen``)."""
+    row, _, frozen = key.partition("~")
+    if frozen not in ("", "frozen") or (frozen and not row.endswith(":none")):
+        raise SystemExit(f"'{key}': '~frozen' is the only mark after the reduction, and it needs ':none'")
+    row, _, reduction = row.partition(":")
     row, _, finetune = row.partition("+")
     row, _, schema = row.partition("@")
     dataset, _, model = row.partition("/")
@@ -105,12 +111,12 @@ def parse_key(key: str) -> Row:
                          f"[:{'|'.join(REDUCTIONS)}] with a dataset of {', '.join(DATASETS)}")
     if reduction == "pca":
         raise SystemExit(f"'{key}': the PCA is every row's reduction; drop ':pca'")
-    return Row(dataset, model, schema or SCHEMAS[dataset], finetune, reduction or "pca")
+    return Row(dataset, model, schema or SCHEMAS[dataset], finetune, reduction or "pca", bool(frozen))
 
 
 def record_paths(key: str, k: int) -> tuple[Path, Path]:
     """The rank table and the JSON record of seed ``k`` of row ``key``."""
-    folder = RECORDS / key.replace("/", "-").replace("@", "-").replace("+", "-").replace(":", "-")
+    folder = RECORDS / key.replace("/", "-").replace("@", "-").replace("+", "-").replace(":", "-").replace("~", "-")
     return folder / f"seed{k}.parquet", folder / f"seed{k}.json"
 
 
@@ -120,16 +126,17 @@ def run_seed(key: str, k: int, workdir: Path, device: str | None, console: Conso
     Seed k trains with the default seed + k, as replica k of `gerec run --seeds N` does; seed 0
     gives no seed at all, so it is exactly `gerec run`'s own model.
     """
-    dataset, model, schema, finetune, reduction = parse_key(key)
+    dataset, model, schema, finetune, reduction, freeze_base = parse_key(key)
     fmt, path, items = DATASETS[dataset]
     # one workspace per (row, seed); a row on another schema or scorer has its own guided scores
     ws = Workspace.resolve(workdir / dataset / (replica(model, k) + ("" if schema == SCHEMAS[dataset] else f"@{schema}")
                                                 + (f"+{finetune}" if finetune else "")
-                                                + ("" if reduction == "pca" else f"-{reduction}")))
+                                                + ("" if reduction == "pca" else f"-{reduction}")
+                                                + ("-frozen" if freeze_base else "")))
     settings = {**base_settings(dataset, model), **({"seed": SEED + k} if k else {})}
     config = RunConfig(data=Path(path), fmt=fmt, items=Path(items) if items else None, models=(model,),
                        schema=schema, finetune=finetune, finetune_settings=FINETUNE_SETTINGS if finetune else {},
-                       settings=settings, device=device, reduction=reduction,
+                       settings=settings, device=device, reduction=reduction, freeze_base=freeze_base,
                        arms=compared(dataset)[2:])
     started = time.perf_counter()
     _reuse_scores(ws, workdir / dataset)
@@ -218,7 +225,7 @@ def recorded(key: str, k: int) -> bool:
 def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
     """The comparison of ``key``'s recorded seeds, rebuilt from the records alone (the data is
     imported again for the buckets; it must be the data the seeds were trained on)."""
-    dataset, model, schema, finetune, reduction = parse_key(key)
+    dataset, model, schema, finetune, reduction, freeze_base = parse_key(key)
     fmt, path, items = DATASETS[dataset]
     ws = Workspace.resolve(workdir / dataset / "data")
     if not ws.interactions_path.exists():
@@ -266,6 +273,7 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
     return {"dataset": dataset, "model": model, "seeds": seeds, "recorded_seeds": done, "complete": complete,
             "popularity": doc["popularity"], "row": row, "training": training,
             "settings": expected, "schema": schema, "finetune": finetune or None, "reduction": reduction,
+            "freeze_base": freeze_base,
             "stages": {f"seed{r['seed_index']}": r["stages"] for r in records},
             "seed_seconds": {f"seed{r['seed_index']}": r["session_seconds"] for r in records},
             "command": f"python benchmarks/protocol.py --plan {key} --seeds {seeds}",
@@ -274,10 +282,10 @@ def pool(key: str, seeds: int, workdir: Path) -> dict[str, Any]:
 
 
 def plain_key(key: str) -> str | None:
-    """The row a variant row is held against: a reduction row's row with the PCA (same schema and
-    scorer), a fine-tuned row's zero-shot row (same schema), a schema row's row on the dataset's
-    shipped schema; None for a plain row."""
-    for mark in (":", "+", "@"):
+    """The row a variant row is held against: a frozen-base row's row that trains the whole model,
+    a reduction row's row with the PCA (same schema and scorer), a fine-tuned row's zero-shot row
+    (same schema), a schema row's row on the dataset's shipped schema; None for a plain row."""
+    for mark in ("~", ":", "+", "@"):
         if mark in key:
             return key.partition(mark)[0]
     return None
@@ -332,8 +340,9 @@ def summary(runs: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan", default=",".join(PLAN),
-                        help="rows in order: dataset/model[@schema][+direct|+residual][:reduction] (another attribute "
-                             "schema; scores from a LoRA fine-tuned scorer; another reduction of the base table)")
+                        help="rows in order: dataset/model[@schema][+direct|+residual][:reduction][~frozen] (another "
+                             "attribute schema; scores from a LoRA fine-tuned scorer; another reduction of the base "
+                             "table; with :none, arms that train only what refinement adds to the base model)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per row (0 .. N-1)")
     parser.add_argument("--only-seed", type=int, default=None, help="train and record this one seed of each row")
     parser.add_argument("--threads", type=int, default=2)

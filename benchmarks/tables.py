@@ -319,7 +319,7 @@ def protocol() -> None:
                   + "; ".join(f"{arm} {statistics.mean(v):.4f} ({len(v)})" for arm, v in valid.items()))
         versus = run.get("versus_plain")
         if versus:
-            this = (f":{run['reduction']}" if run.get("reduction", "pca") != "pca"
+            this = ("~frozen" if run.get("freeze_base") else f":{run['reduction']}" if run.get("reduction", "pca") != "pca"
                     else f"+{run['finetune']}" if run.get("finetune") else f"@{run['schema']}")
             print(f"\nagainst the same arms of {versus['versus']} (seeds {versus['seeds']}; the same base models: "
                   f"{'yes' if versus['same_base'] else 'NO'}):\n")

@@ -24,6 +24,7 @@ def train_(
     beta: Annotated[float, typer.Option(help="Weight of the user guided term β·<g_u, ĝ_i>.")] = 1.0,
     profile_decay: Annotated[float, typer.Option(help="Add to the query, at every position, the attribute profile of the items so far, weighted by this decay per step back (0: off).")] = 0.0,
     learn_scales: Annotated[bool, typer.Option(help="Learn a positive weight per attribute column and β.")] = False,
+    freeze_base: Annotated[bool, typer.Option(help="Train only what refinement adds (adapter, query head, user vectors); the whole base model stays as trained. Needs the store materialized with --reduction none.")] = False,
     config: Annotated[Optional[Path], typer.Option(help="YAML of settings (default: the base model's).")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a setting: key=value (repeatable).")] = None,
     seed: SeedOption = None,
@@ -40,7 +41,7 @@ def train_(
     ws = workspace(ctx)
     result = train_refined(ws, model, variant, settings(config, set_, seed), normalization, alpha, beta, resume, device(ctx),
                            console=Console(stderr=True, quiet=quiet), show_progress=not quiet, profile_decay=profile_decay,
-                           learn_scales=learn_scales)
+                           learn_scales=learn_scales, freeze_base=freeze_base)
     out_dir = ws.model_dir(variant, model)
     if json_out:
         print_json({"model": model, "variant": variant, "valid": result.valid, "test": result.test,

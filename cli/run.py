@@ -33,6 +33,7 @@ def run(
     cold_items: Annotated[float, typer.Option(help="Share of items held out of training as cold items (first seen last in time); the results then have a held-out bucket.")] = 0.0,
     arms: Annotated[str, typer.Option(help="Arms trained beside base and base-continued, comma-separated: reduced, refined, shuffled, nouser (refined with β = 0), metadata (genres/categories for the scores).")] = ",".join(ARMS),
     reduction: Annotated[str, typer.Option(help="How each base item table is reduced to d − m dimensions: pca | linear (score-preserving) | orthogonal (PCA of what the guided scores do not explain) | none (keep the whole base table: refined models widen to d + m and start from the whole base model).")] = "pca",
+    freeze_base: Annotated[bool, typer.Option(help="With --reduction none: every arm from the store trains only what refinement adds (adapter, query head, user vectors, a control's own columns); the base model stays as trained.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Run the pipeline end to end: data → base models → guided attribute scores → feature store →
@@ -46,7 +47,8 @@ def run(
     config = RunConfig(data=data, fmt=fmt, items=items, models=names, schema=schema, backend=backend, lm=lm,
                        finetune=finetune, quick=quick, settings=settings(None, set_, seed), device=device(ctx),
                        cold_items=cold_items, seeds=seeds, finetune_settings=settings(None, finetune_set),
-                       arms=tuple(a.strip() for a in arms.split(",") if a.strip()), reduction=reduction)
+                       arms=tuple(a.strip() for a in arms.split(",") if a.strip()), reduction=reduction,
+                       freeze_base=freeze_base)
     outcome = run_all(workspace(ctx), config, tuple(force or ()), Console(stderr=True, quiet=json_out),
                       show_progress=not json_out)
     if json_out:

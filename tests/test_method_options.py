@@ -118,6 +118,52 @@ def test_a_widened_model_starts_as_its_base_and_learns_the_attribute_columns(mod
     assert net.items.frozen.requires_grad is False
 
 
+@pytest.mark.parametrize("model", ["sasrec", "gru4rec", "bert4rec"])
+@pytest.mark.parametrize("control", [False, True])
+def test_a_frozen_base_trains_only_what_refinement_adds(model: str, control: bool) -> None:
+    """``freeze_base``: after optimizer steps the base model's encoder and item columns are
+    exactly as trained; the adapter, the query head, the user vectors and a control's own lead
+    columns (reduced-only: random trainable columns in the attribute slots) have moved."""
+    torch.manual_seed(0)
+    config = ModelConfig(model=model, dim=DIM, max_len=10, layers=1, heads=2, dropout=0.0)
+    net = build_model(config, N_ITEMS)
+    base = {k: v.clone() for k, v in net.state_dict().items()}
+    table = net.catalogue().detach().clone()
+    info = {"attributes": [f"a{i}" for i in range(M)], "widened": True, "freeze_base": True}
+    if control:  # reduced-only: no scores, M random trainable columns before the base's own
+        refinement = Refinement(torch.zeros(N_ITEMS + 1, 0), torch.cat([torch.randn(N_ITEMS + 1, M), table], 1),
+                                None, 0.0, info)
+    else:
+        refinement = Refinement(torch.cat([torch.zeros(1, M), torch.randn(N_ITEMS, M)]), table, torch.randn(5, M),
+                                1.0, info)
+    refinement.apply(net)
+    before = net.items.trainable.detach().clone()
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    window, users = torch.tensor([[0, 3, 7, 1, 9, 4], [4, 12, 5, 6, 2, 8]]), torch.tensor([1, 2])
+    for step in range(3):
+        opt.zero_grad()
+        _, loss = net(window, torch.Generator().manual_seed(step), None if control else users)
+        loss.backward()
+        opt.step()
+    after = net.state_dict()
+    encoder = [k for k in base if not k.startswith("items.")]
+    assert encoder and all(torch.equal(after[k], base[k]) for k in encoder)
+    assert torch.equal(net.items.trainable[:, -DIM:], before[:, -DIM:])  # the base's own columns, mask row too
+    assert not torch.equal(net.items.adapter, torch.zeros_like(net.items.adapter))
+    assert not torch.equal(net.head.weight, torch.zeros_like(net.head.weight))
+    if control:
+        assert not torch.equal(net.items.trainable[:, :M], before[:, :M])
+    else:
+        assert net.user_guided is not None and any(p.requires_grad for p in net.user_guided.parameters())
+
+
+def test_only_a_widened_model_has_a_base_to_freeze() -> None:
+    net = build_model(ModelConfig(dim=DIM, max_len=10, layers=1, heads=2), N_ITEMS)
+    info = {"attributes": [f"a{i}" for i in range(M)], "freeze_base": True}
+    with pytest.raises(ValueError, match="only a widened"):
+        Refinement(torch.zeros(N_ITEMS + 1, M), torch.zeros(N_ITEMS + 1, DIM - M), None, 0.0, info).apply(net)
+
+
 def test_a_widened_table_is_refused_without_the_flag() -> None:
     net = build_model(ModelConfig(dim=DIM, max_len=10, layers=1, heads=2), N_ITEMS)
     with pytest.raises(ValueError, match="refined width"):
@@ -155,6 +201,12 @@ def test_the_none_reduction_trains_a_widened_model_from_the_whole_base(tmp_path)
         loaded = load_checkpoint(folder)
         assert torch.allclose(loaded.catalogue()[:, -d:], result.model.cpu().catalogue()[:, -d:])
         assert bool(loaded.attributes) == (variant == "refined")
+    # freeze_base: the refined arm's base columns stay the base model's; refused on a weight decay
+    frozen = train_refined(ws, "sasrec", "refined", {"epochs": 1}, show_progress=False, freeze_base=True)
+    assert read_json(ws.model_dir("refined", "sasrec") / "config.json")["refine"]["freeze_base"]
+    assert torch.equal(frozen.model.cpu().catalogue()[:, -d:], base.catalogue())
+    with pytest.raises(GerecError, match="weight_decay"):
+        train_refined(ws, "sasrec", "refined", {"epochs": 1, "weight_decay": 0.1}, freeze_base=True)
     # the index serves the widened vectors: the model's own top-k, with exact attribute reasons
     from gerec.serving.answers import recommendations
     from gerec.steps.index import build_index

@@ -191,6 +191,11 @@ def test_replica_keys_and_their_seeds() -> None:
     for arms, message in ((("refined", "guided"), "unknown arm 'guided'"), (("reduced",), "must include 'refined'")):
         with pytest.raises(GerecError, match=message):
             RunConfig(arms=arms)
+    with pytest.raises(GerecError, match="needs reduction 'none'"):
+        RunConfig(freeze_base=True)
+    arm = {c.freeze_base: next(s for s in stages(Workspace.resolve("unused"), c, None, False) if s.name == "refined:sasrec")
+           for c in (RunConfig(reduction="none"), RunConfig(reduction="none", freeze_base=True))}
+    assert "freeze_base" not in arm[False].params and arm[True].params["freeze_base"]  # old keys stay, new ones differ
     guided = {c.finetune: next(s for s in stages(Workspace.resolve("unused"), c, None, False) if s.name == "guided")
               for c in (RunConfig(models=("gru4rec", "sasrec")), RunConfig(models=("gru4rec", "sasrec"), finetune="residual"))}
     assert guided[""].after == ("data",) and guided[""].params["finetune"] is False  # zero-shot keys as before
@@ -338,6 +343,10 @@ def test_a_reduction_is_a_run_option_and_a_protocol_row() -> None:
     assert protocol.plain_key("ml-100k/sasrec:orthogonal") == "ml-100k/sasrec"
     assert protocol.plain_key("ml-100k/sasrec@movies-extended") == "ml-100k/sasrec" and not protocol.plain_key("ml-100k/sasrec")
     assert protocol.record_paths("ml-100k/sasrec:orthogonal", 1)[1].parent.name == "ml-100k-sasrec-orthogonal"
-    for bad in ("ml-100k/sasrec:pca", "ml-100k/sasrec:svd"):
+    frozen = protocol.parse_key("amazon-beauty/sasrec:none~frozen")
+    assert (frozen.reduction, frozen.freeze_base) == ("none", True) and not row.freeze_base
+    assert protocol.plain_key("amazon-beauty/sasrec:none~frozen") == "amazon-beauty/sasrec:none"
+    assert protocol.record_paths("amazon-beauty/sasrec:none~frozen", 0)[1].parent.name == "amazon-beauty-sasrec-none-frozen"
+    for bad in ("ml-100k/sasrec:pca", "ml-100k/sasrec:svd", "ml-100k/sasrec~frozen", "ml-100k/sasrec:none~thawed"):
         with pytest.raises(SystemExit):
             protocol.parse_key(bad)

@@ -56,6 +56,8 @@ class Refinement:
         else:
             rows = torch.randn(extra, self.trainable.shape[1], device=cpu) * dim ** -0.5
         model.refine(frozen, torch.cat([self.trainable, rows]), self.users, self.beta, self.meta())
+        if self.info.get("freeze_base"):
+            model.freeze_base()
 
     def meta(self) -> dict[str, Any]:
         return {"frozen_dim": int(self.frozen.shape[1]), "trainable_dim": int(self.trainable.shape[1]),

@@ -119,6 +119,26 @@ class SequentialModel(nn.Module):
         self.profile = HistoryProfile(float(decay), self.n_items).to(device) if decay and frozen.shape[1] else None
         self.refinement = info
 
+    def freeze_base(self) -> None:
+        """Train only what a widened refinement added (the adapter, the query head, the user
+        vectors, learned scales, the profile weight and lead columns of a control's own): the
+        base model's encoder and item rows stay exactly as trained, so whatever the model gains
+        is what the added parts bring, not more training of a converged base."""
+        if self.head is None:
+            raise ValueError("only a widened refined model (reduction 'none') has a whole base model to freeze")
+        items = self.items
+        assert isinstance(items, FusedItemTable)
+        added = {id(p) for part in (self.head, self.user_guided, self.profile) if part is not None
+                 for p in part.parameters()}
+        added |= {id(p) for p in (items.adapter, items.log_scales) if p is not None}
+        for p in self.parameters():
+            if id(p) not in added:
+                p.requires_grad_(False)
+        lead = items.trainable.shape[1] - self.config.dim  # trainable columns beside the base's own
+        if lead:
+            items.trainable.requires_grad_(True)  # the base's d columns get no gradient, so no update
+            items.trainable.register_hook(lambda g: torch.cat([g[:, :lead], torch.zeros_like(g[:, lead:])], dim=1))
+
     @property
     def is_refined(self) -> bool:
         """True for a model trained on a refined item table (any ``parts``)."""

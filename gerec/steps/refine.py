@@ -56,7 +56,8 @@ def _check_variant(variant: str) -> None:
 
 def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refined", dim: int = 64,
                           normalization: str = "zscore", alpha: float | None = None, beta: float = 1.0,
-                          seed: int = 42, profile_decay: float = 0.0, learn_scales: bool = False) -> Refinement:
+                          seed: int = 42, profile_decay: float = 0.0, learn_scales: bool = False,
+                          freeze_base: bool = False) -> Refinement:
     """Read item and user features from the Feast store and assemble the refined tables.
 
     ``alpha`` None: the guided block gets the same RMS as the trainable block beside it,
@@ -101,6 +102,12 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
     info = {"variant": variant, "base_model": base_model, "reduction": reduction,
             "attributes": attributes, "normalization": item_norm.to_dict(),
             "profile_decay": profile_decay, "learn_scales": learn_scales, "widened": latent.shape[1] == dim}
+    if freeze_base:
+        if not info["widened"]:
+            raise GerecError("freeze_base keeps the whole base model as trained, so it needs the whole base table "
+                             "in the store: materialize it with --reduction none (a reduced table trains a fresh "
+                             "encoder, which cannot be frozen)")
+        info["freeze_base"] = True  # only when set: the config of a model trained without it is unchanged
     if variant == "reduced":
         random = (rng.standard_normal((n_items, m)) * _scale(latent[warm])).astype(np.float32)
         return Refinement(torch.zeros(n_items + 1, 0), _with_padding(np.concatenate([random, latent], axis=1)),
@@ -126,7 +133,8 @@ def refinement_from_store(ws: Workspace, base_model: str, variant: str = "refine
 def train_refined(ws: Workspace, base_model: str, variant: str = "refined", settings: dict[str, Any] | None = None,
                   normalization: str = "zscore", alpha: float | None = None, beta: float = 1.0,
                   resume: bool = False, device: str | None = None, console: Console | None = None,
-                  show_progress: bool = True, profile_decay: float = 0.0, learn_scales: bool = False) -> TrainResult:
+                  show_progress: bool = True, profile_decay: float = 0.0, learn_scales: bool = False,
+                  freeze_base: bool = False) -> TrainResult:
     """Train ``base_model``'s architecture on a refined table read from the store, into
     ``models/<variant>-<base_model>``.
 
@@ -134,7 +142,8 @@ def train_refined(ws: Workspace, base_model: str, variant: str = "refined", sett
     protocol), with ``settings`` overriding them. Options of the method (issue 16):
     ``profile_decay`` > 0 adds, at every position, the recency-weighted (decay per step)
     attribute profile of the items so far to the query; ``learn_scales`` learns a positive
-    weight per attribute column and β.
+    weight per attribute column and β; ``freeze_base`` (reduction ``none`` only) trains only the
+    parts the refinement adds to the whole base model, which stays exactly as trained.
     """
     _check_variant(variant)
     base_dir = ws.model_dir("base", base_model)
@@ -148,8 +157,10 @@ def train_refined(ws: Workspace, base_model: str, variant: str = "refined", sett
     model_config, train_config = configs_from(merged, architecture)
     if model_config.dim != base["model"]["dim"] and variant != "guided":
         raise ConfigError(f"dim must stay {base['model']['dim']} (the base model's width) for variant {variant}")
+    if freeze_base and train_config.weight_decay:
+        raise ConfigError("freeze_base needs weight_decay=0: Adam's L2 term would move the frozen base columns")
     refinement = refinement_from_store(ws, base_model, variant, model_config.dim, normalization, alpha, beta,
-                                       train_config.seed, profile_decay, learn_scales)
+                                       train_config.seed, profile_decay, learn_scales, freeze_base)
     return train(sequences(ws), model_config, train_config, ws.model_dir(variant, base_model), resume=resume,
                  data_files=ws.data_manifest()["files"], console=console, show_progress=show_progress,
                  refinement=refinement, device=device, init=base_dir if refinement.widened else None)

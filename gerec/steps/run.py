@@ -46,6 +46,7 @@ class RunConfig:
     seeds: int = 1  # replicas of every model and arm (PROTOCOL.md asks for 3); replica k trains with seed + k
     arms: tuple[str, ...] = ARMS  # the arms trained from the store beside base and base-continued (refined always)
     reduction: str = "pca"  # how each base table is reduced to d − m (gerec/refine/reduce.py)
+    freeze_base: bool = False  # reduction none only: the arms train only what refinement adds to the base
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -55,6 +56,9 @@ class RunConfig:
             raise GerecError(f"unknown model '{unknown[0]}'; choose from {', '.join(MODELS)}")
         check("seeds", self.seeds, 1, 100)
         choice("reduction", self.reduction, REDUCTIONS)
+        if self.freeze_base and self.reduction != "none":
+            raise GerecError("freeze_base trains only what refinement adds to the whole base model: it needs "
+                             "reduction 'none' (the other reductions train a fresh encoder)")
         if self.finetune:
             choice("finetune", self.finetune, FINETUNE_OBJECTIVES)
         if self.finetune_settings and not self.finetune:
@@ -193,12 +197,13 @@ def _arm_stage(ws: Workspace, config: RunConfig, variant: str, model: str, conso
         from gerec.steps.refine import train_refined
 
         result = train_refined(ws, model, variant, config.training(), device=config.device, console=console,
-                               show_progress=show_progress)
+                               show_progress=show_progress, freeze_base=config.freeze_base)
         return f"{result.epochs} epochs (best {result.best_epoch}), test NDCG@10 {result.test['NDCG@10']:.4f}"
 
     # reads this model's base settings, its reduced table and the guided scores (through the store)
     after = ("guided", f"base:{model}", f"reduce:{model}")
-    return Stage(f"{variant}:{model}", run, {"settings": config.training()}, after, _model_files(ws, variant, model))
+    params = {"settings": config.training(), **({"freeze_base": True} if config.freeze_base else {})}  # old keys stay
+    return Stage(f"{variant}:{model}", run, params, after, _model_files(ws, variant, model))
 
 
 def _continued_stage(ws: Workspace, config: RunConfig, model: str, console: Console, show_progress: bool) -> Stage:
