@@ -350,3 +350,26 @@ def test_a_reduction_is_a_run_option_and_a_protocol_row() -> None:
     for bad in ("ml-100k/sasrec:pca", "ml-100k/sasrec:svd", "ml-100k/sasrec~frozen", "ml-100k/sasrec:none~thawed"):
         with pytest.raises(SystemExit):
             protocol.parse_key(bad)
+
+
+def test_each_finetune_objective_has_the_settings_its_rows_record() -> None:
+    """Every fine-tuning objective has its own chosen settings in the sweep (one shared dict once gave
+    the direct objective residual's λ), and the recorded residual seeds were trained with exactly
+    residual's: the sweep would refuse to pool a seed fine-tuned otherwise."""
+    import sys
+    from pathlib import Path
+
+    from gerec.artifacts import read_json
+    from gerec.names import FINETUNE_OBJECTIVES
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import protocol
+
+    assert set(protocol.FINETUNE_SETTINGS) == set(FINETUNE_OBJECTIVES)
+    assert protocol.FINETUNE_SETTINGS["direct"] != protocol.FINETUNE_SETTINGS["residual"]
+    for objective in FINETUNE_OBJECTIVES:
+        key = f"ml-100k/sasrec+{objective}"
+        for k in (k for k in range(3) if protocol.recorded(key, k)):
+            trained = read_json(protocol.record_paths(key, k)[1])["inputs"]["finetune"]
+            assert {name: trained[name] for name in protocol.FINETUNE_SETTINGS[objective]} == \
+                protocol.FINETUNE_SETTINGS[objective]
