@@ -51,7 +51,7 @@ def main() -> None:
         gerec.train_base(ws, "sasrec", show_progress=False)  # the converged default, seed 42
     gerec.score(ws, "movies", show_progress=False)  # zero-shot: the adapter is trained after this
     out = read_json(RESULTS) if RESULTS.exists() else {"runs": {}}
-    out["runs"].setdefault("zero-shot", {"auc": ml100k_auc(ws)})
+    out["runs"].setdefault("zero-shot", {"auc": ml100k_auc(ws), "date": time.strftime("%Y-%m-%d")})
     for weight in (float(w) for w in args.weights.split(",")):
         settings = {"objective": args.objective, "format_weight": weight, "epochs": args.epochs, "lr": args.lr}
         started = time.perf_counter()
@@ -60,9 +60,11 @@ def main() -> None:
             f", lr {args.lr:g}" if args.lr != 1e-3 else "")
         out["runs"][label] = {
             "settings": settings, "auc": ml100k_auc(ws), "history": tuned["history"],
-            "base_model": tuned.get("base_model"), "seconds": round(time.perf_counter() - started, 1)}
+            "base_model": tuned.get("base_model"), "seconds": round(time.perf_counter() - started, 1),
+            "date": time.strftime("%Y-%m-%d")}  # per run: the file gathers sweeps from several days
+        out.pop("date", None)  # files written before runs carried their own date
         out.update({"threads": args.threads, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                    "date": time.strftime("%Y-%m-%d"), "floor": FLOOR})
+                    "floor": FLOOR})
         write_json(RESULTS, out)  # after every λ: a stopped sweep keeps what it measured
     names = list(out["runs"]["zero-shot"]["auc"])
     print(f"{'run':<34}" + "".join(f"{n.split(' ~ ')[0][:14]:>15}" for n in names) + f"{'rec':>9}{'base rec':>10}")

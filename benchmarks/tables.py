@@ -46,8 +46,8 @@ SOURCES = {
     "schema_evidence.json": ("a richer schema's attributes against each dataset's labels (ML-100K genres, year, "
                              "ratings, ages; Amazon title keywords, names, purchases)",
                              "python benchmarks/schema_evidence.py --dataset … --threads 1"),
-    "finetune_lambda.json": ("residual LoRA fine-tuning: genre ROC-AUC and the base model's loss per format weight λ",
-                             "python benchmarks/finetune_lambda.py --objective residual --weights … [--epochs 5 --lr 3e-3] "
+    "finetune_lambda.json": ("LoRA fine-tuning (direct, residual): genre ROC-AUC and the recommendation loss per format weight λ",
+                             "python benchmarks/finetune_lambda.py --objective {direct,residual} --weights … [--epochs 5 --lr 3e-3] "
                              "--threads 1"),
 }
 
@@ -141,14 +141,16 @@ def finetune_lambda() -> None:
     if r is None:
         return
     names = list(r["runs"]["zero-shot"]["auc"])
-    print(f"\nML-100K genre ROC-AUC and train cross-entropy per format weight λ ({r['date']}; AUC floor {r['floor']})\n")
-    print("| scorer | " + " | ".join(n.split(" ~ ")[0] for n in names) + " | with the LM | base alone | LM weight |")
-    print("|---|" + "---:|" * (len(names) + 3))
+    print(f"\nML-100K genre ROC-AUC and train cross-entropy per format weight λ (AUC floor {r['floor']})\n")
+    print("| scorer | " + " | ".join(n.split(" ~ ")[0] for n in names) + " | with the LM | base alone | LM weight | date |")
+    print("|---|" + "---:|" * (len(names) + 3) + "---|")
     for label, run in r["runs"].items():
         last = run.get("history", [{}])[-1]
-        losses = (f"{last['rec']:.4f} | {last['base_rec']:.4f} | {last['weight']:.3f}" if "base_rec" in last
-                  else "— | — | —")
-        print(f"| {label} | " + " | ".join(f"{run['auc'][n]:.3f}" for n in names) + f" | {losses} |")
+        if "base_rec" in last:  # residual: the base model's logits plus the LM's term
+            losses = f"{last['rec']:.4f} | {last['base_rec']:.4f} | {last['weight']:.3f}"
+        else:  # direct: the LM's scores alone rank the items; zero-shot: no loss
+            losses = f"{last['rec']:.4f} (LM alone) | — | —" if "rec" in last else "— | — | —"
+        print(f"| {label} | " + " | ".join(f"{run['auc'][n]:.3f}" for n in names) + f" | {losses} | {run['date']} |")
 
 
 def refined_quality() -> None:
