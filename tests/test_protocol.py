@@ -354,8 +354,8 @@ def test_a_reduction_is_a_run_option_and_a_protocol_row() -> None:
 
 def test_each_finetune_objective_has_the_settings_its_rows_record() -> None:
     """Every fine-tuning objective has its own chosen settings in the sweep (one shared dict once gave
-    the direct objective residual's λ), and the recorded residual seeds were trained with exactly
-    residual's: the sweep would refuse to pool a seed fine-tuned otherwise."""
+    the direct objective residual's λ), and each objective's recorded seeds were trained with exactly
+    its settings: the sweep would refuse to pool a seed fine-tuned otherwise."""
     import sys
     from pathlib import Path
 
