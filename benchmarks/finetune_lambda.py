@@ -62,7 +62,6 @@ def main() -> None:
             "settings": settings, "auc": ml100k_auc(ws), "history": tuned["history"],
             "base_model": tuned.get("base_model"), "seconds": round(time.perf_counter() - started, 1),
             "date": time.strftime("%Y-%m-%d")}  # per run: the file gathers sweeps from several days
-        out.pop("date", None)  # files written before runs carried their own date
         out.update({"threads": args.threads, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                     "floor": FLOOR})
         write_json(RESULTS, out)  # after every λ: a stopped sweep keeps what it measured
