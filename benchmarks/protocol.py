@@ -26,6 +26,7 @@ Run: python benchmarks/protocol.py --threads 2                              # th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import shutil
@@ -49,6 +50,7 @@ from gerec.names import ARMS, FINETUNE_OBJECTIVES, OPTIONAL_ARMS, VARIANTS, repl
 from gerec.refine.reduce import REDUCTIONS
 from gerec.steps.evaluate import NAMES, Run, evaluate_runs, labels_for, model_row, results_document
 from gerec.steps.run import RunConfig, run
+from gerec.training import configs_from
 from gerec.workspace import Workspace
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -182,6 +184,22 @@ def base_config(config: dict[str, Any]) -> dict[str, Any]:
     of a row must share. Explicit settings alone miss a change of gerec's defaults between
     sessions (patience 5 became patience_steps 180 after the first ML-100K rows)."""
     return {"model": config["model"], "train": {k: v for k, v in config["train"].items() if k != "seed"}}
+
+
+def older_defaults(key: str, k: int) -> list[str]:
+    """How recorded seed ``k`` of ``key`` trained its base model otherwise than today's code would:
+    empty when on today's defaults. A record made before records kept their effective settings
+    gives ``["unknown (recorded before base_config)"]``. What training resolves from the data
+    (``max_len`` unset, ``loss`` auto) is not compared."""
+    record = read_json(record_paths(key, k)[1])
+    if "base_config" not in record:
+        return ["unknown (recorded before base_config)"]
+    dataset, model = parse_key(key)[:2]
+    model_config, train_config = configs_from(base_settings(dataset, model), model)
+    today = {"model": dataclasses.asdict(model_config), "train": dataclasses.asdict(train_config)}
+    return [f"{name} {record['base_config'][part].get(name)} (today {value})"
+            for part in ("model", "train") for name, value in today[part].items()
+            if name != "seed" and value not in (None, "auto") and record["base_config"][part].get(name) != value]
 
 
 def inputs(ws: Workspace) -> dict[str, Any]:
@@ -361,6 +379,12 @@ def main() -> None:
             print(f"{key}: complete (one workspace, before per-seed records); --only-seed 0 starts it again per seed")
             continue
         seeds = [args.only_seed] if args.only_seed is not None else range(args.seeds)
+        older = {k: older_defaults(key, k) for k in seeds if recorded(key, k)}
+        if any(older.values()):  # such seeds are skipped: never silently retrained, never mixed with new ones
+            print(f"{key}: recorded with base models off today's defaults: "
+                  + "; ".join(f"seed {k}: {', '.join(o)}" for k, o in older.items() if o)
+                  + f". To train the row on today's defaults, delete {record_paths(key, 0)[1].parent}/seed* "
+                  "(a row's seeds must share their base settings) and run it again")
         for k in seeds:
             if not recorded(key, k):
                 run_seed(key, k, args.workdir, args.device, console)

@@ -9,6 +9,8 @@ import json
 import statistics
 from pathlib import Path
 
+import protocol as protocol_records  # this folder's sweep: which seeds trained off today's defaults
+
 from gerec.evaluation.compare import change_text, table_rows
 
 RESULTS = Path(__file__).parent / "results"
@@ -290,6 +292,15 @@ def protocol() -> None:
         seeds = sorted({len(s["runs"]) for s in row["seeds"].values()})
         print(f"\n**{key}** ({'complete' if run['complete'] else 'partial'}: seeds per arm {seeds}; "
               f"{run['date']})\n")
+        if run.get("superseded"):
+            print(f"Superseded: {run['superseded']}\n")
+        older: dict[str, list[int]] = {}  # what differs -> the seeds it differs for
+        for k in (k for k in run.get("recorded_seeds", []) if protocol_records.recorded(key, k)):
+            if changed := protocol_records.older_defaults(key, k):
+                older.setdefault(", ".join(changed), []).append(k)
+        if older:
+            print("Base models off today's defaults: "
+                  + "; ".join(f"seeds {seeds}: {changed}" for changed, seeds in older.items()) + "\n")
         print("| dataset | model | arm | MRR@10 | Recall@10 | NDCG@10 |")
         print("|---|---|---|---:|---:|---:|")
         for cells in table_rows(doc, ["MRR@10", "Recall@10", "NDCG@10"]):

@@ -373,3 +373,33 @@ def test_each_finetune_objective_has_the_settings_its_rows_record() -> None:
             trained = read_json(protocol.record_paths(key, k)[1])["inputs"]["finetune"]
             assert {name: trained[name] for name in protocol.FINETUNE_SETTINGS[objective]} == \
                 protocol.FINETUNE_SETTINGS[objective]
+
+
+def test_a_seed_trained_off_todays_defaults_is_named(tmp_path, monkeypatch) -> None:
+    """A recorded seed whose base model trained with other effective settings than today's code
+    gives is named with what differs (a change of gerec's defaults between sessions once left
+    a row's bases stopping 20 epochs earlier than a newer row's); one recorded before records
+    kept their settings is 'unknown'; what training reads off the data is not compared."""
+    import dataclasses
+    import sys
+    from pathlib import Path
+
+    from gerec.artifacts import write_json
+    from gerec.training import configs_from
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import protocol
+
+    monkeypatch.setattr(protocol, "RECORDS", tmp_path)
+    key = "amazon-games/sasrec"
+    model, train = configs_from(protocol.base_settings("amazon-games", "sasrec"), "sasrec")
+    today = {"model": {**dataclasses.asdict(model), "max_len": 50, "loss": "sampled"},  # as training resolves them
+             "train": {k: v for k, v in dataclasses.asdict(train).items() if k != "seed"}}
+    older = {"model": today["model"], "train": {**today["train"], "patience_steps": 0, "patience": 50}}
+    for k, record in enumerate(({"base_config": today}, {"base_config": older}, {})):
+        protocol.record_paths(key, k)[1].parent.mkdir(parents=True, exist_ok=True)
+        write_json(protocol.record_paths(key, k)[1], record)
+    assert protocol.older_defaults(key, 0) == []
+    assert protocol.older_defaults(key, 1) == [f"patience 50 (today {train.patience})",
+                                               f"patience_steps 0 (today {train.patience_steps})"]
+    assert protocol.older_defaults(key, 2) == ["unknown (recorded before base_config)"]
