@@ -380,7 +380,7 @@ def main() -> None:
             continue
         seeds = [args.only_seed] if args.only_seed is not None else range(args.seeds)
         older = {k: older_defaults(key, k) for k in seeds if recorded(key, k)}
-        if any(older.values()):  # such seeds are skipped: never silently retrained, never mixed with new ones
+        if any(older.values()):  # said, not fixed: such seeds are skipped, and retraining them is the user's call
             print(f"{key}: recorded with base models off today's defaults: "
                   + "; ".join(f"seed {k}: {', '.join(o)}" for k, o in older.items() if o)
                   + f". To train the row on today's defaults, delete {record_paths(key, 0)[1].parent}/seed* "

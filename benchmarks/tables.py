@@ -300,7 +300,7 @@ def protocol() -> None:
                 older.setdefault(", ".join(changed), []).append(k)
         if older:
             print("Base models off today's defaults: "
-                  + "; ".join(f"seeds {seeds}: {changed}" for changed, seeds in older.items()) + "\n")
+                  + "; ".join(f"seeds {ks}: {changed}" for changed, ks in older.items()) + "\n")
         print("| dataset | model | arm | MRR@10 | Recall@10 | NDCG@10 |")
         print("|---|---|---|---:|---:|---:|")
         for cells in table_rows(doc, ["MRR@10", "Recall@10", "NDCG@10"]):
