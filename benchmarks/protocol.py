@@ -26,7 +26,6 @@ Run: python benchmarks/protocol.py --threads 2                              # th
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import platform
 import shutil
@@ -49,8 +48,8 @@ from gerec.evaluation.metrics import metrics_from_ranks
 from gerec.names import ARMS, FINETUNE_OBJECTIVES, OPTIONAL_ARMS, VARIANTS, replica
 from gerec.refine.reduce import REDUCTIONS
 from gerec.steps.evaluate import NAMES, Run, evaluate_runs, labels_for, model_row, results_document
+from gerec.steps.base import effective_settings
 from gerec.steps.run import RunConfig, run
-from gerec.training import configs_from
 from gerec.workspace import Workspace
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -195,8 +194,7 @@ def older_defaults(key: str, k: int) -> list[str]:
     if "base_config" not in record:
         return ["unknown (recorded before base_config)"]
     dataset, model = parse_key(key)[:2]
-    model_config, train_config = configs_from(base_settings(dataset, model), model)
-    today = {"model": dataclasses.asdict(model_config), "train": dataclasses.asdict(train_config)}
+    today = effective_settings(model, base_settings(dataset, model))
     return [f"{name} {record['base_config'][part].get(name)} (today {value})"
             for part in ("model", "train") for name, value in today[part].items()
             if name != "seed" and value not in (None, "auto") and record["base_config"][part].get(name) != value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from rich.console import Console
@@ -28,6 +29,15 @@ def train_base(ws: Workspace, model: str = DEFAULT_MODEL, settings: dict[str, An
     return train(sequences(ws), model_config, train_config, ws.model_dir("base", model), resume=resume,
                  data_files=ws.data_manifest()["files"], device=device, console=console,
                  show_progress=show_progress)
+
+
+def effective_settings(model: str = DEFAULT_MODEL, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The settings `train_base` would train ``model`` with, every default filled in (``max_len``
+    and ``loss`` stay unset / auto until training reads the data). A bad setting fails here, before
+    any work; and a record of them tells one release's defaults from another's."""
+    architecture, merged = replica_settings(model, settings)
+    model_config, train_config = configs_from(merged, architecture)
+    return {"model": dataclasses.asdict(model_config), "train": dataclasses.asdict(train_config)}
 
 
 def continue_base(ws: Workspace, model: str = DEFAULT_MODEL, epochs: int | None = None,

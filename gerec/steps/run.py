@@ -125,10 +125,9 @@ def _data_stage(ws: Workspace, config: RunConfig) -> Stage:
 
 
 def _base_stage(ws: Workspace, config: RunConfig, model: str, console: Console, show_progress: bool) -> Stage:
-    from gerec.training import configs_from, replica_settings
+    from gerec.steps.base import effective_settings
 
-    architecture, settings = replica_settings(model, config.training())
-    model_config, train_config = configs_from(settings, architecture)  # a bad setting fails before any stage
+    params = effective_settings(model, config.training())  # a bad setting fails before any stage
 
     def run() -> str:
         from gerec.steps.base import train_base
@@ -137,7 +136,6 @@ def _base_stage(ws: Workspace, config: RunConfig, model: str, console: Console, 
                             show_progress=show_progress)
         return f"{result.epochs} epochs (best {result.best_epoch}), test NDCG@10 {result.test['NDCG@10']:.4f}"
 
-    params = {"model": dataclasses.asdict(model_config), "train": dataclasses.asdict(train_config)}
     return Stage(f"base:{model}", run, params, ("data",), _model_files(ws, "base", model))
 
 
